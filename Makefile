@@ -1,0 +1,59 @@
+# The two commands of the quickstart are `make up` and `make test`; `make check` is the fast part.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+ARTIFACTS ?= artifacts
+PYTEST_ARGS ?=
+
+.PHONY: help venv up down status lint unit integration check test e2e bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/controller.txt requirements/dev.txt app/requirements-web.txt app/requirements-worker.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	cd requirements && ../$(PIP) install --quiet -r dev.txt
+	touch $@
+
+venv: $(STAMP) ## Create .venv and install every pinned dependency
+
+up: $(STAMP) ## Bring the whole stack up on local machines and print the URL
+	scripts/ensure-docker.sh
+	$(PY) start_instances.py --provider local
+
+down: $(STAMP) ## Remove the local machines (and everything else the launcher made)
+	$(PY) start_instances.py --provider local --destroy
+
+status: $(STAMP) ## Show the machines that exist
+	$(PY) start_instances.py --provider local --status
+
+lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile), shellcheck
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/yamllint --strict .
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
+	shellcheck scripts/*.sh machine-image/*.sh .ci/run
+
+unit: $(STAMP) ## Unit tests (seconds)
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(STAMP) ## Integration tests: real RabbitMQ, Celery, Chromium, Docker builds
+	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+check: lint unit integration ## The fast part: lint + unit + integration
+
+e2e: $(STAMP) ## End to end on local machines: from nothing to serving
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+test: check e2e ## The whole test suite (what CI runs)
+
+bench: $(STAMP) ## Print the benchmark figures
+	$(PY) bench/run.py
+
+clean: ## Remove caches and artifacts (keeps .venv and secrets)
+	rm -rf $(ARTIFACTS) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Providers create, find and destroy the machines. Each has three verbs: up, down, status."""
