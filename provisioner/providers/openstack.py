@@ -1,0 +1,697 @@
+"""prodserver and devserver on OpenStack, through openstacksdk's cloud layer.
+
+Credentials are the ecosystem's: ``openstack.connect(cloud=NAME)`` reads clouds.yaml, ``OS_CLOUD`` or the
+``OS_*`` variables of an RC file (password or application credential). What ``up`` does, in order:
+
+1. keypair ``<key_name>`` from the user's public key (reused when it holds the same key);
+2. security groups ``<prefix>-prodserver`` (22 and 5100 from ``allowed_cidr``, both from devserver) and
+   ``<prefix>-devserver`` (22 from ``allowed_cidr`` and from prodserver);
+3. servers ``<prefix>-prodserver`` and ``<prefix>-devserver``: ACTIVE ones are reused (no POST), missing
+   ones are both requested before either is waited for, so they build concurrently; a server in ERROR is
+   reported with Nova's fault message, deleted, and the run fails;
+4. a floating IP for prodserver (a free one is reused before a new one is allocated; none when the
+   server's own address is public), and for devserver only with ``devserver_floating_ip`` -- otherwise
+   devserver is reached through prodserver;
+5. SSH and cloud-init (provisioner.wait).
+
+Everything created is recorded at once in ``<state_dir>/openstack-<prefix>.json``; ``down`` deletes only
+that (and servers tagged with our prefix), so a user's own resources are never removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import ipaddress
+import time
+from collections.abc import Callable, Collection, Iterator
+from typing import TYPE_CHECKING, Any
+
+from provisioner import cloudinit, keys, ssh
+from provisioner.errors import ConfigError, LauncherError, ProviderError, WaitTimeout
+from provisioner.machine import ROLES, Machine
+from provisioner.settings import Settings
+from provisioner.state import StateFile
+from provisioner.wait import say, wait_for_machines
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+Out = Callable[[str], None]
+Waiter = Callable[..., None]
+
+APP_PORT = 5100
+META_PREFIX = "mlstack_prefix"
+META_ROLE = "mlstack_role"
+# role -> ports open from allowed_cidr, and the role whose security group may reach which ports
+CIDR_PORTS = {"prodserver": (22, APP_PORT), "devserver": (22,)}
+PEER_PORTS = {"prodserver": ("devserver", (22, APP_PORT)), "devserver": ("prodserver", (22,))}
+CLOUDS_YAML_HINT = (
+    "put your cloud in clouds.yaml (./clouds.yaml, ~/.config/openstack/clouds.yaml or "
+    "/etc/openstack/clouds.yaml) and pass --cloud NAME or set OS_CLOUD=NAME, or source your OpenStack RC "
+    "file (OS_AUTH_URL, OS_USERNAME/OS_PASSWORD or OS_APPLICATION_CREDENTIAL_ID/_SECRET, ...); "
+    "to run without a cloud use --provider local"
+)
+
+
+def close_matches(wanted: str, names: Collection[str]) -> str:
+    """``; close matches: a, b`` or ``; available: ...`` (never empty-handed)."""
+    names = sorted({n for n in names if n})
+    close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.4)
+    if not close:
+        close = [n for n in names if wanted.lower() in n.lower()][:5]
+    if close:
+        return "close matches: " + ", ".join(close)
+    if names:
+        shown = ", ".join(names[:15]) + (", ..." if len(names) > 15 else "")
+        return "available: " + shown
+    return "the cloud lists none"
+
+
+def _is_quota(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "quota" in text or "limit exceeded" in text
+
+
+@contextlib.contextmanager
+def cloud_errors(settings: Settings) -> Iterator[None]:
+    """Translate openstacksdk/keystoneauth exceptions into LauncherErrors with a person's message."""
+    from keystoneauth1 import exceptions as ks
+    from openstack import exceptions as sdk
+
+    try:
+        yield
+    except LauncherError:
+        raise
+    except (ks.ClientException, sdk.SDKException) as exc:
+        # openstacksdk sometimes wraps a keystoneauth error (Connection.authorize): judge the original
+        original = exc.__context__ if isinstance(exc.__context__, ks.ClientException) else exc
+        raise translate(settings, original) from None
+
+
+def translate(settings: Settings, exc: Exception) -> LauncherError:
+    """The LauncherError for an openstacksdk or keystoneauth exception."""
+    from keystoneauth1 import exceptions as ks
+    from openstack import exceptions as sdk
+
+    where = f"cloud {settings.cloud!r}" if settings.cloud else "the cloud"
+    if isinstance(
+        exc, ks.MissingRequiredOptions | ks.MissingAuthPlugin | ks.NoMatchingPlugin | ks.MissingAuthMethods
+    ):
+        return ConfigError("no OpenStack credentials found", CLOUDS_YAML_HINT)
+    if isinstance(exc, sdk.ConfigException):
+        return ConfigError(f"OpenStack configuration: {exc}", CLOUDS_YAML_HINT)
+    if isinstance(exc, ks.Unauthorized):
+        return _http_error(where, 401, exc)
+    if isinstance(exc, ks.ConnectFailure | ks.ConnectTimeout | ks.DiscoveryFailure | ks.SSLError):
+        return ProviderError(f"cannot reach {where}: {exc}", "check auth_url and your network/proxy")
+    if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog):
+        return ProviderError(f"{where} has no usable endpoint: {exc}", "check region_name and interface")
+    if isinstance(exc, ks.HttpError):
+        return _http_error(where, exc.http_status, exc)
+    if isinstance(exc, sdk.ResourceTimeout):
+        return WaitTimeout(f"{where}: {exc}")
+    if isinstance(exc, sdk.HttpException):
+        return _http_error(where, exc.status_code, exc)
+    return ProviderError(f"{where}: {exc}")
+
+
+def _http_error(where: str, status: int | None, exc: Exception) -> LauncherError:
+    detail = getattr(exc, "details", None) or str(exc)
+    if status == 401:
+        return ProviderError(
+            f"Keystone refused the credentials for {where} (401 Unauthorized)",
+            "check the user/password or the application credential id/secret (and that it has not expired); "
+            "`openstack token issue` with the same settings shows the same answer",
+        )
+    if status in (403, 413, 409) and _is_quota(exc):
+        return ProviderError(
+            f"quota exceeded on {where}: {detail}",
+            "free some resources or ask for a larger quota (`openstack limits show --absolute`, "
+            "`openstack quota show`); a smaller --flavor may fit",
+        )
+    if status == 403:
+        return ProviderError(f"{where} forbids this operation (403): {detail}")
+    return ProviderError(f"{where} answered HTTP {status}: {detail}")
+
+
+def _find(finder: Callable[..., Any], name: str) -> Any:
+    """``finder(name)`` or None when the cloud has no such thing."""
+    from openstack import exceptions as sdk
+
+    try:
+        return finder(name, ignore_missing=False)
+    except sdk.NotFoundException:
+        return None
+
+
+def _addresses(server: Any) -> tuple[str | None, str | None]:
+    """(fixed IPv4, floating IPv4) from Nova's addresses."""
+    fixed = floating = None
+    for entries in (server.addresses or {}).values():
+        for entry in entries:
+            if entry.get("version", 4) != 4:
+                continue
+            if entry.get("OS-EXT-IPS:type") == "floating":
+                floating = floating or entry.get("addr")
+            else:
+                fixed = fixed or entry.get("addr")
+    return fixed, floating
+
+
+def _is_public(address: str | None) -> bool:
+    if not address:
+        return False
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
+
+
+def _fault(server: Any) -> str:
+    fault = getattr(server, "fault", None) or {}
+    message = fault.get("message") if isinstance(fault, dict) else None
+    details = fault.get("details") if isinstance(fault, dict) else None
+    text = message or "Nova gave no fault message"
+    if details and details != message and len(str(details)) < 300:
+        text += f" ({details})"
+    return text
+
+
+class OpenStackProvider:
+    """The Provider protocol on an OpenStack cloud."""
+
+    def __init__(
+        self,
+        connect: Callable[[Settings], Connection] | None = None,
+        waiter: Waiter = wait_for_machines,
+        out: Out = say,
+        poll_interval: float = 5.0,
+    ) -> None:
+        self._connect_fn = connect or self._connect
+        self.waiter = waiter
+        self.out = out
+        self.poll_interval = poll_interval
+
+    # ---- connection and state -------------------------------------------------------------------
+
+    @staticmethod
+    def _connect(settings: Settings) -> Connection:
+        import openstack
+
+        if settings.verbose >= 2:
+            openstack.enable_logging(debug=True)
+        conn = openstack.connect(cloud=settings.cloud, app_name="mlstack-launcher")
+        conn.authorize()
+        return conn
+
+    def connect(self, settings: Settings) -> Connection:
+        """An authorised Connection (errors become LauncherErrors)."""
+        with cloud_errors(settings):
+            return self._connect_fn(settings)
+
+    @staticmethod
+    def state_file(settings: Settings) -> StateFile:
+        """``<state_dir>/openstack-<prefix>.json``."""
+        return StateFile(settings.state_dir / f"openstack-{settings.prefix}.json")
+
+    # ---- lookups ----------------------------------------------------------------------------------
+
+    def _find_image(self, conn: Connection, name: str) -> Any:
+        image = _find(conn.image.find_image, name)
+        if image is None:
+            names = [i.name for i in conn.image.images()]
+            raise ConfigError(f"image {name!r} not found; {close_matches(name, names)}", "pass --image NAME")
+        return image
+
+    def _find_flavor(self, conn: Connection, name: str) -> Any:
+        flavor = _find(conn.compute.find_flavor, name)
+        if flavor is None:
+            names = [f.name for f in conn.compute.flavors()]
+            raise ConfigError(
+                f"flavor {name!r} not found; {close_matches(name, names)}", "pass --flavor NAME"
+            )
+        return flavor
+
+    def _find_network(self, conn: Connection, name: str | None) -> Any:
+        if name:
+            network = _find(conn.network.find_network, name)
+            if network is None:
+                names = [n.name for n in conn.network.networks()]
+                raise ConfigError(
+                    f"network {name!r} not found; {close_matches(name, names)}", "pass --network NAME"
+                )
+            return network
+        candidates = [n for n in conn.network.networks() if not n.is_router_external]
+        own = [n for n in candidates if n.project_id == conn.current_project_id]
+        if len(candidates) == 1 or len(own) == 1:
+            return candidates[0] if len(candidates) == 1 else own[0]
+        if not candidates:
+            raise ConfigError(
+                "the project has no network for the servers", "create one or pass --network NAME"
+            )
+        names = ", ".join(sorted(n.name for n in candidates))
+        raise ConfigError(
+            f"several networks could hold the servers: {names}", "choose one with --network NAME"
+        )
+
+    def _find_floating_network(self, conn: Connection, settings: Settings) -> Any:
+        if settings.floating_network:
+            network = _find(conn.network.find_network, settings.floating_network)
+            if network is None:
+                names = [n.name for n in conn.network.networks(is_router_external=True)]
+                raise ConfigError(
+                    f"floating network {settings.floating_network!r} not found; "
+                    f"{close_matches(settings.floating_network, names)}",
+                    "pass --floating-network NAME",
+                )
+            return network
+        external = list(conn.network.networks(is_router_external=True))
+        if not external:
+            raise ProviderError(
+                "no external network to take a floating IP from",
+                "pass --floating-network NAME, or use a --network whose addresses are public",
+            )
+        return sorted(external, key=lambda n: n.name or "")[0]
+
+    def _get_server(self, conn: Connection, settings: Settings, role: str) -> Any:
+        return conn.get_server(settings.server_name(role), bare=True)
+
+    # ---- keypair and security groups -------------------------------------------------------------
+
+    def _ensure_keypair(self, conn: Connection, settings: Settings, state: StateFile) -> None:
+        name = settings.keypair_name
+        public = keys.public_key_text(settings)
+        existing = conn.get_keypair(name)
+        if existing is not None:
+            if (existing.public_key or "").split()[:2] != public.split()[:2]:
+                raise ConfigError(
+                    f"keypair {name!r} already exists on the cloud with a different public key",
+                    f"pass --key-name with another name, or --public-key {name}'s key",
+                )
+            self.out(f"  keypair        {name}: reused")
+            return
+        conn.create_keypair(name, public_key=public)
+        state.record("created", "keypair", name)
+        self.out(f"  keypair        {name}: created from {settings.public_key}")
+
+    @staticmethod
+    def _has_rule(group: Any, port: int, cidr: str | None = None, remote_group: str | None = None) -> bool:
+        for rule in group.security_group_rules or []:
+            if rule.get("direction") != "ingress" or rule.get("protocol") not in ("tcp", "6"):
+                continue
+            low, high = rule.get("port_range_min"), rule.get("port_range_max")
+            if low is None or high is None or not low <= port <= high:
+                continue
+            if remote_group and rule.get("remote_group_id") == remote_group:
+                return True
+            prefix = rule.get("remote_ip_prefix")
+            if (
+                cidr
+                and prefix
+                and ipaddress.ip_network(prefix, strict=False) == ipaddress.ip_network(cidr, strict=False)
+            ):
+                return True
+        return False
+
+    def _ensure_security_groups(
+        self, conn: Connection, settings: Settings, state: StateFile
+    ) -> dict[str, Any]:
+        groups: dict[str, Any] = {}
+        for role in ROLES:
+            name = settings.server_name(role)
+            group = conn.get_security_group(name)
+            if group is None:
+                group = conn.create_security_group(name, f"mlstack {role}: SSH (and the app on prodserver)")
+                state.record("security_groups", role, group.id)
+                self.out(f"  security group {name}: created")
+            else:
+                self.out(f"  security group {name}: reused")
+            groups[role] = group
+        cidr = str(ipaddress.ip_network(settings.allowed_cidr, strict=False))
+        ethertype = "IPv6" if ipaddress.ip_network(cidr).version == 6 else "IPv4"
+        for role, group in groups.items():
+            for port in CIDR_PORTS[role]:
+                if not self._has_rule(group, port, cidr=cidr):
+                    conn.create_security_group_rule(
+                        group.id,
+                        port_range_min=port,
+                        port_range_max=port,
+                        protocol="tcp",
+                        remote_ip_prefix=cidr,
+                        direction="ingress",
+                        ethertype=ethertype,
+                    )
+            peer, ports = PEER_PORTS[role]
+            for port in ports:
+                if not self._has_rule(group, port, remote_group=groups[peer].id):
+                    conn.create_security_group_rule(
+                        group.id,
+                        port_range_min=port,
+                        port_range_max=port,
+                        protocol="tcp",
+                        remote_group_id=groups[peer].id,
+                        direction="ingress",
+                        ethertype="IPv4",
+                    )
+        return groups
+
+    # ---- servers ------------------------------------------------------------------------------------
+
+    def _delete_errored(
+        self, conn: Connection, settings: Settings, role: str, server: Any, state: StateFile
+    ) -> None:
+        name = settings.server_name(role)
+        fault = _fault(server)
+        self.out(f"  {role:<11} ERROR: {fault}; deleting {name}")
+        conn.delete_server(server.id, wait=True, timeout=settings.server_timeout)
+        state.forget("servers", role)
+        raise ProviderError(
+            f"server {name} went to ERROR; Nova says: {fault}",
+            "it has been deleted; run again to retry (another --flavor or --image if the fault names them); "
+            f"what was created is recorded in {state.path} and removed with --destroy",
+        )
+
+    def _create_server(
+        self, conn: Connection, settings: Settings, role: str, image: Any, flavor: Any, network: Any
+    ) -> Any:
+        name = settings.server_name(role)
+        userdata = cloudinit.render(role, keys.public_key_text(settings))
+        server = conn.create_server(
+            name,
+            image=image,
+            flavor=flavor,
+            network=network,
+            key_name=settings.keypair_name,
+            userdata=userdata,
+            security_groups=[name],
+            meta={META_PREFIX: settings.prefix, META_ROLE: role},
+            auto_ip=False,
+            wait=False,
+        )
+        self.out(
+            f"  {role:<11} {name}: requested "
+            f"(image {image.name}, flavor {flavor.name}, network {network.name})"
+        )
+        return server
+
+    def _wait_active(
+        self, conn: Connection, settings: Settings, ids: dict[str, str], state: StateFile
+    ) -> dict[str, Any]:
+        from openstack import exceptions as sdk
+
+        start = time.monotonic()
+        last: dict[str, str] = {}
+        last_line = 0.0
+        ready: dict[str, Any] = {}
+        pending = dict(ids)
+        while pending:
+            elapsed = time.monotonic() - start
+            for role, server_id in list(pending.items()):
+                try:
+                    server = conn.compute.get_server(server_id)
+                except sdk.NotFoundException:
+                    state.forget("servers", role)
+                    raise ProviderError(
+                        f"server {settings.server_name(role)} disappeared while it was being built",
+                        "run again to create it anew",
+                    ) from None
+                task = getattr(server, "task_state", None)
+                label = server.status + (f" ({task})" if task else "")
+                if label != last.get(role) or elapsed - last_line >= 15:
+                    self.out(f"  {role:<11} {settings.server_name(role)}: {label} ({elapsed:.0f}s)")
+                    last[role] = label
+                if server.status == "ACTIVE":
+                    ready[role] = server
+                    del pending[role]
+                elif server.status == "ERROR":
+                    self._delete_errored(conn, settings, role, server, state)
+            if elapsed - last_line >= 15:
+                last_line = elapsed
+            if not pending:
+                break
+            if elapsed >= settings.server_timeout:
+                waiting = ", ".join(f"{settings.server_name(r)} ({last.get(r, '?')})" for r in pending)
+                raise WaitTimeout(
+                    f"servers not ACTIVE after {settings.server_timeout:.0f}s: {waiting}",
+                    "look at them with `openstack server show NAME` and `openstack console log show NAME`; "
+                    "run again to keep waiting (nothing is created twice), or --destroy",
+                )
+            time.sleep(self.poll_interval)
+        return ready
+
+    def _servers_up(
+        self, conn: Connection, settings: Settings, state: StateFile
+    ) -> tuple[dict[str, Any], set[str]]:
+        """ACTIVE servers for both roles, and the names of those created in this run."""
+        existing = {role: self._get_server(conn, settings, role) for role in ROLES}
+        for role, server in existing.items():
+            if server is not None and server.status == "ERROR":
+                self._delete_errored(conn, settings, role, server, state)
+        ids: dict[str, str] = {}
+        created: set[str] = set()
+        missing = [role for role in ROLES if existing[role] is None]
+        if missing:
+            image = self._find_image(conn, settings.image)
+            flavor = self._find_flavor(conn, settings.flavor)
+            network = self._find_network(conn, settings.network)
+            for role in missing:
+                server = self._create_server(conn, settings, role, image, flavor, network)
+                state.record("servers", role, server.id)
+                ids[role] = server.id
+                created.add(settings.server_name(role))
+        for role, server in existing.items():
+            if server is None:
+                continue
+            if server.status == "ACTIVE":
+                self.out(f"  {role:<11} {server.name}: reused (ACTIVE)")
+            elif server.status == "SHUTOFF":
+                self.out(f"  {role:<11} {server.name}: SHUTOFF, starting it")
+                conn.compute.start_server(server)
+            elif server.status not in ("BUILD", "REBOOT", "HARD_REBOOT"):
+                raise ProviderError(
+                    f"server {server.name} is {server.status}; the launcher only reuses ACTIVE servers",
+                    "bring it back to ACTIVE (`openstack server show`) or remove it with --destroy",
+                )
+            ids[role] = server.id
+        return self._wait_active(conn, settings, ids, state), created
+
+    # ---- floating IPs -------------------------------------------------------------------------------
+
+    def _public_address(
+        self, conn: Connection, settings: Settings, role: str, server: Any, state: StateFile, fips: list[Any]
+    ) -> str:
+        fixed, floating = _addresses(server)
+        if floating:
+            return floating
+        for fip in fips:
+            if fip.port_id and fixed and fip.fixed_ip_address == fixed:
+                return fip.floating_ip_address
+        if _is_public(fixed):
+            return str(fixed)
+        network = self._find_floating_network(conn, settings)
+        free = [f for f in fips if not f.port_id and f.floating_network_id == network.id]
+        if free:
+            fip = sorted(free, key=lambda f: f.floating_ip_address)[0]
+            conn.add_ip_list(server, [fip.floating_ip_address], wait=True, timeout=120)
+            fips.remove(fip)
+            self.out(f"  {role:<11} floating IP {fip.floating_ip_address}: reused (was free)")
+            return fip.floating_ip_address
+        fip = conn.create_floating_ip(network=network.id, server=server, wait=True, timeout=120)
+        state.record("floating_ips", fip.id, fip.floating_ip_address)
+        self.out(f"  {role:<11} floating IP {fip.floating_ip_address}: allocated from {network.name}")
+        return fip.floating_ip_address
+
+    def _machines(
+        self, conn: Connection, settings: Settings, servers: dict[str, Any], state: StateFile
+    ) -> list[Machine]:
+        fips = list(conn.list_floating_ips())
+        prod = servers["prodserver"]
+        prod_public = self._public_address(conn, settings, "prodserver", prod, state, fips)
+        machines = [
+            Machine(
+                name=prod.name,
+                role="prodserver",
+                address=prod_public,
+                user=settings.ssh_user,
+                key_path=settings.private_key,
+                private_address=_addresses(prod)[0] or prod_public,
+            )
+        ]
+        dev = servers["devserver"]
+        dev_fixed, dev_floating = _addresses(dev)
+        if settings.devserver_floating_ip:
+            dev_address = self._public_address(conn, settings, "devserver", dev, state, fips)
+            jump = None
+        elif dev_floating or _is_public(dev_fixed):
+            dev_address, jump = str(dev_floating or dev_fixed), None
+        else:
+            if not dev_fixed:
+                raise ProviderError(f"server {dev.name} has no IPv4 address")
+            dev_address, jump = dev_fixed, f"{settings.ssh_user}@{prod_public}:22"
+        machines.append(
+            Machine(
+                name=dev.name,
+                role="devserver",
+                address=dev_address,
+                user=settings.ssh_user,
+                key_path=settings.private_key,
+                private_address=dev_fixed or dev_address,
+                proxy_jump=jump,
+            )
+        )
+        return machines
+
+    # ---- the Provider verbs -------------------------------------------------------------------------
+
+    def up(self, settings: Settings) -> list[Machine]:
+        """Create or reuse everything, wait until both machines are ready; the Machine records."""
+        conn = self.connect(settings)  # credentials first: no key is generated for a run that cannot start
+        settings = keys.resolve(settings)
+        state = self.state_file(settings)
+        state.data.setdefault("cloud", settings.cloud)
+        with cloud_errors(settings):
+            self.out(
+                f"OpenStack {settings.cloud or '(OS_CLOUD / OS_* variables)'}: "
+                f"project {conn.current_project_id}"
+            )
+            self._ensure_keypair(conn, settings, state)
+            self._ensure_security_groups(conn, settings, state)
+            servers, created = self._servers_up(conn, settings, state)
+            machines = self._machines(conn, settings, servers, state)
+        self.waiter(machines, settings, new=created, progress=self.out)
+        return machines
+
+    def down(self, settings: Settings) -> None:
+        """Delete the servers, then the floating IPs, keypair and security groups this launcher created."""
+        conn = self.connect(settings)
+        state = self.state_file(settings)
+        removed: list[str] = []
+        with cloud_errors(settings):
+            for role in ROLES:
+                server = self._get_server(conn, settings, role)
+                if server is None:
+                    state.forget("servers", role)
+                    continue
+                ours = (
+                    state.section("servers").get(role) == server.id
+                    or (server.metadata or {}).get(META_PREFIX) == settings.prefix
+                )
+                if not ours:
+                    self.out(f"  {server.name}: not created by this launcher, left alone")
+                    continue
+                fixed, floating = _addresses(server)
+                conn.delete_server(server.id, wait=True, timeout=settings.server_timeout)
+                state.forget("servers", role)
+                for address in (fixed, floating):
+                    if address:
+                        ssh.forget(settings.known_hosts, address)
+                removed.append(f"server {server.name}")
+            for fip_id, address in list(state.section("floating_ips").items()):
+                if conn.delete_floating_ip(fip_id):
+                    removed.append(f"floating IP {address}")
+                    ssh.forget(settings.known_hosts, str(address))
+                state.forget("floating_ips", fip_id)
+            keypair = state.section("created").get("keypair")
+            if keypair:
+                if conn.delete_keypair(keypair):
+                    removed.append(f"keypair {keypair}")
+                state.forget("created", "keypair")
+            for role, group_id in list(state.section("security_groups").items()):
+                if conn.delete_security_group(group_id):
+                    removed.append(f"security group {settings.server_name(role)}")
+                state.forget("security_groups", role)
+        state.remove()
+        if removed:
+            for item in removed:
+                self.out(f"  removed {item}")
+        else:
+            self.out("  nothing to remove")
+
+    def status(self, settings: Settings) -> list[Machine]:
+        """The servers that exist for the prefix (status in ``extra['status']``)."""
+        conn = self.connect(settings)
+        machines: list[Machine] = []
+        with cloud_errors(settings):
+            for role in ROLES:
+                server = self._get_server(conn, settings, role)
+                if server is None:
+                    continue
+                fixed, floating = _addresses(server)
+                machines.append(
+                    Machine(
+                        name=server.name,
+                        role=role,
+                        address=floating or fixed or "-",
+                        user=settings.ssh_user,
+                        key_path=settings.private_key,
+                        private_address=fixed,
+                        extra={"status": str(server.status)},
+                    )
+                )
+        return machines
+
+    def plan(self, settings: Settings) -> list[str]:
+        """What up (or down, with settings.destroy) would do; reads the cloud, changes nothing."""
+        conn = self.connect(settings)
+        state = self.state_file(settings)
+        with cloud_errors(settings):
+            return (
+                self._plan_down(conn, settings, state)
+                if settings.destroy
+                else self._plan_up(conn, settings, state)
+            )
+
+    def _plan_up(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
+        lines: list[str] = []
+        name = settings.keypair_name
+        existing_key = conn.get_keypair(name)
+        key_source = settings.public_key or "the user's key or a new project key under .ssh/"
+        lines.append(f"keypair {name}: " + ("reuse" if existing_key else f"create from {key_source}"))
+        for role in ROLES:
+            group = settings.server_name(role)
+            ports = ", ".join(str(p) for p in CIDR_PORTS[role])
+            verb = "reuse" if conn.get_security_group(group) else "create"
+            lines.append(f"security group {group}: {verb} (tcp {ports} from {settings.allowed_cidr})")
+        to_create = []
+        for role in ROLES:
+            server = self._get_server(conn, settings, role)
+            if server is None:
+                to_create.append(role)
+            elif server.status == "ERROR":
+                lines.append(
+                    f"server {server.name}: in ERROR ({_fault(server)}): would be deleted and reported"
+                )
+            else:
+                lines.append(f"server {server.name}: reuse ({server.status})")
+        if to_create:
+            image = self._find_image(conn, settings.image)
+            flavor = self._find_flavor(conn, settings.flavor)
+            network = self._find_network(conn, settings.network)
+            for role in to_create:
+                lines.append(
+                    f"server {settings.server_name(role)}: create (image {image.name}, flavor {flavor.name}, "
+                    f"network {network.name}, cloud-init {cloudinit.TEMPLATES[role]})"
+                )
+        free = [f for f in conn.list_floating_ips() if not f.port_id]
+        fip_plan = f"reuse free {free[0].floating_ip_address}" if free else "allocate one"
+        lines.append(f"floating IP for prodserver: keep its own, else {fip_plan}")
+        lines.append(
+            "devserver: "
+            + ("a floating IP too" if settings.devserver_floating_ip else "reached through prodserver")
+        )
+        return lines
+
+    def _plan_down(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
+        lines = []
+        for role in ROLES:
+            server = self._get_server(conn, settings, role)
+            if server is not None:
+                lines.append(f"delete server {server.name} ({server.status})")
+        for address in state.section("floating_ips").values():
+            lines.append(f"delete floating IP {address}")
+        if state.section("created").get("keypair"):
+            lines.append(f"delete keypair {state.section('created')['keypair']}")
+        for role in state.section("security_groups"):
+            lines.append(f"delete security group {settings.server_name(role)}")
+        return lines or ["nothing to remove"]

@@ -1,0 +1,255 @@
+"""One frozen Settings object, loaded with a documented precedence.
+
+Precedence (highest first):
+
+1. command-line options (``start_instances.py --flavor m1.large``)
+2. environment variables ``MLSTACK_<FIELD>`` (``MLSTACK_FLAVOR=m1.large``)
+3. the settings file: ``--settings FILE``, else ``$MLSTACK_SETTINGS``, else ``mlstack.yml`` in the
+   repository root (optional; a YAML mapping of field names to values)
+4. the defaults below
+
+The one-shot actions (``destroy``, ``status``, ``dry_run``) come from the command line only, so a stale
+environment variable can never destroy anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from provisioner.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SETTINGS_FILE = REPO_ROOT / "mlstack.yml"
+ENV_PREFIX = "MLSTACK_"
+PROVIDERS = ("openstack", "local")
+CLI_ONLY = frozenset({"destroy", "status", "dry_run"})
+
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the launcher needs to know; see ``FIELD_HELP`` for one line per field."""
+
+    provider: str = "local"
+    cloud: str | None = None
+    image: str = "debian-12"
+    flavor: str = "m1.medium"
+    network: str | None = None
+    floating_network: str | None = None
+    devserver_floating_ip: bool = False
+    key_name: str | None = None
+    public_key: Path | None = None
+    private_key: Path | None = None
+    prefix: str = "mlstack"
+    allowed_cidr: str = "0.0.0.0/0"
+    ssh_user: str = "appuser"
+    configure: bool = True
+    destroy: bool = False
+    status: bool = False
+    dry_run: bool = False
+    verbose: int = 0
+    workers: int = 0
+    inventory_dir: Path = REPO_ROOT / "inventory"
+    state_dir: Path = REPO_ROOT / ".state"
+    artifacts_dir: Path = REPO_ROOT / "artifacts"
+    playbook: Path = REPO_ROOT / "configuration.yml"
+    server_timeout: float = 600.0
+    ssh_timeout: float = 300.0
+    cloud_init_timeout: float = 900.0
+    local_image: str = "mlstack/machine:trixie"
+    local_ssh_port_base: int = 2222
+    local_app_port: int = 5100
+
+    @property
+    def keypair_name(self) -> str:
+        """The Nova keypair name: ``key_name`` or ``<prefix>-key``."""
+        return self.key_name or f"{self.prefix}-key"
+
+    @property
+    def known_hosts(self) -> Path:
+        """The project's own known_hosts file (host keys are accepted once, then checked)."""
+        return self.state_dir / "known_hosts"
+
+    def server_name(self, role: str) -> str:
+        """``<prefix>-<role>``, the deterministic name of a machine."""
+        return f"{self.prefix}-{role}"
+
+
+FIELD_HELP: dict[str, str] = {
+    "provider": "where the machines run: openstack or local (systemd containers on the local Docker)",
+    "cloud": "clouds.yaml entry (else OS_CLOUD, else the OS_* variables of an RC file)",
+    "image": "Glance image name or ID (a Debian or Ubuntu cloud image)",
+    "flavor": "Nova flavor name or ID",
+    "network": "Neutron network for both servers (default: the project's only network)",
+    "floating_network": "external network for floating IPs (default: the first external network)",
+    "devserver_floating_ip": "give devserver a floating IP too (default: reach it through prodserver)",
+    "key_name": "Nova keypair name (default <prefix>-key)",
+    "public_key": "public key installed for appuser (default: .ssh/ of the repo, ~/.ssh/id_*, or a new one)",
+    "private_key": "matching private key (default: the public key path without .pub)",
+    "prefix": "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver",
+    "allowed_cidr": "source CIDR allowed to reach SSH (22) and the app (5100)",
+    "ssh_user": "the login user cloud-init creates",
+    "configure": "run configuration.yml after the machines are up",
+    "destroy": "remove the machines and everything the launcher created (CLI only)",
+    "status": "show the machines that exist and exit (CLI only)",
+    "dry_run": "print the plan and touch nothing (CLI only)",
+    "verbose": "more output (-v progress details, -vv also SDK/HTTP debug and ansible -v)",
+    "workers": "number of extra worker machines (accepted; scaling out comes in a later release)",
+    "inventory_dir": "where inventory/hosts.yml is written (group_vars/ there is never touched)",
+    "state_dir": "what the launcher created, and its known_hosts file",
+    "artifacts_dir": "ansible-runner artifacts go to <artifacts_dir>/ansible/",
+    "playbook": "the playbook ansible-runner runs",
+    "server_timeout": "seconds to wait for a server to become ACTIVE",
+    "ssh_timeout": "seconds to wait for SSH to answer",
+    "cloud_init_timeout": "seconds to wait for `cloud-init status --wait`",
+    "local_image": "local provider: the machine image",
+    "local_ssh_port_base": "local provider: first loopback port for SSH",
+    "local_app_port": "local provider: loopback port for prodserver's app (5100)",
+}
+
+
+def env_name(field: str) -> str:
+    """``flavor`` -> ``MLSTACK_FLAVOR``."""
+    return ENV_PREFIX + field.upper()
+
+
+def _field_types() -> dict[str, Any]:
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
+
+
+def _coerce(field: str, value: Any, source: str, base: Path | None = None) -> Any:
+    """Turn a value from a file or the environment into the field's type, or say what is wrong."""
+    kind = _field_types()[field]
+    text = str(value).strip() if not isinstance(value, bool | int | float | Path) else value
+    optional = "None" in str(kind)
+    if optional and (value is None or text == ""):
+        return None
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            lowered = str(text).lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError("expected true/false")
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError("expected a whole number")
+            return int(text)
+        if kind is float:
+            return float(text)
+        if kind in (Path, Path | None):
+            path = Path(str(text)).expanduser()
+            return path if path.is_absolute() or base is None else (base / path)
+        return str(text)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: bad value {value!r} for {field}: {exc}") from None
+
+
+def _read_file(path: Path, required: bool) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise ConfigError(f"settings file {path} does not exist")
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings file {path} must be a mapping of setting names to values")
+    names = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        field = str(key).replace("-", "_")
+        if field not in names:
+            close = difflib.get_close_matches(field, sorted(names), n=3)
+            hint = (
+                f"did you mean {', '.join(close)}?"
+                if close
+                else f"known settings: {', '.join(sorted(names))}"
+            )
+            raise ConfigError(f"settings file {path}: unknown setting {key!r}", hint)
+        if field in CLI_ONLY:
+            raise ConfigError(f"settings file {path}: {key!r} is a command-line option only")
+        values[field] = _coerce(field, value, str(path), base=path.parent)
+    return values
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        name = env_name(f.name)
+        if f.name in CLI_ONLY or name not in env:
+            continue
+        values[f.name] = _coerce(f.name, env[name], f"environment variable {name}", base=Path.cwd())
+    return values
+
+
+def validate(settings: Settings) -> Settings:
+    """Reject values no provider can use, with a message that names the setting."""
+    if settings.provider not in PROVIDERS:
+        raise ConfigError(f"unknown provider {settings.provider!r}", f"choose one of: {', '.join(PROVIDERS)}")
+    if not _PREFIX_RE.match(settings.prefix):
+        raise ConfigError(
+            f"bad prefix {settings.prefix!r}",
+            "use 1-31 lowercase letters, digits or '-', starting with a letter",
+        )
+    try:
+        ipaddress.ip_network(settings.allowed_cidr, strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"bad allowed_cidr {settings.allowed_cidr!r}", "give a CIDR such as 203.0.113.7/32"
+        ) from None
+    if settings.workers < 0:
+        raise ConfigError(f"workers must be 0 or more, not {settings.workers}")
+    for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    return settings
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    settings_file: Path | None = None,
+) -> Settings:
+    """Merge defaults < settings file < environment < command line and validate the result.
+
+    ``cli`` holds only the options the user actually gave; ``env`` defaults to ``os.environ``;
+    ``settings_file`` defaults to ``$MLSTACK_SETTINGS`` or ``mlstack.yml`` in the repository root.
+    """
+    env = os.environ if env is None else env
+    explicit = settings_file is not None or bool(env.get(ENV_PREFIX + "SETTINGS"))
+    if settings_file is None:
+        settings_file = (
+            Path(env[ENV_PREFIX + "SETTINGS"]) if env.get(ENV_PREFIX + "SETTINGS") else SETTINGS_FILE
+        )
+    merged: dict[str, Any] = {}
+    merged.update(_read_file(settings_file, required=explicit))
+    merged.update(_read_env(env))
+    for key, value in (cli or {}).items():
+        if value is not None:
+            merged[key] = value
+    try:
+        settings = Settings(**merged)
+    except TypeError as exc:
+        raise ConfigError(f"bad settings: {exc}") from None
+    return validate(settings)

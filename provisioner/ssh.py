@@ -1,0 +1,96 @@
+"""How the controller reaches a machine with SSH: one place for the options, shared by the waiter, the
+inventory (ansible_ssh_common_args) and the summary's "how to log in" line.
+
+Host keys are accepted on first contact and checked afterwards (StrictHostKeyChecking=accept-new), in the
+project's own known_hosts file, never with checking switched off.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+from provisioner.machine import Machine
+
+
+def split_jump(proxy_jump: str) -> tuple[str, str, int]:
+    """``user@host:port`` (user and port optional) -> (user, host, port)."""
+    user, _, hostport = proxy_jump.rpartition("@")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        host, port = hostport, "22"
+    return user or "appuser", host, int(port)
+
+
+def base_options(known_hosts: Path, key: Path | None, batch: bool = True) -> list[str]:
+    """Options every connection uses: batch mode, accept-new host keys in the project's known_hosts."""
+    options = ["-o", "BatchMode=yes"] if batch else []
+    options += [
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "ConnectTimeout=10",
+    ]
+    if key is not None:
+        options += ["-o", "IdentitiesOnly=yes", "-i", str(key)]
+    return options
+
+
+def proxy_command(proxy_jump: str, known_hosts: Path, key: Path | None) -> str:
+    """A ProxyCommand equivalent to ProxyJump that also uses our key and known_hosts for the jump host.
+
+    (``-J`` alone would not pass ``-i`` and ``UserKnownHostsFile`` on to the jump connection.)
+    """
+    user, host, port = split_jump(proxy_jump)
+    argv = ["ssh", *base_options(known_hosts, key), "-p", str(port), "-W", "%h:%p", f"{user}@{host}"]
+    return shlex.join(argv)
+
+
+def common_options(machine: Machine, known_hosts: Path) -> list[str]:
+    """Options for ansible_ssh_common_args (no -i/-p/user: the inventory carries those)."""
+    options = [
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "IdentitiesOnly=yes",
+    ]
+    if machine.proxy_jump:
+        options += ["-o", f"ProxyCommand={proxy_command(machine.proxy_jump, known_hosts, machine.key_path)}"]
+    return options
+
+
+def command(machine: Machine, known_hosts: Path, *remote: str, batch: bool = True) -> list[str]:
+    """The full ssh argv that logs in to ``machine`` (and runs ``remote`` when given)."""
+    argv = ["ssh", *base_options(known_hosts, machine.key_path, batch), "-p", str(machine.port)]
+    if machine.proxy_jump:
+        argv += ["-o", f"ProxyCommand={proxy_command(machine.proxy_jump, known_hosts, machine.key_path)}"]
+    argv.append(f"{machine.user}@{machine.address}")
+    return argv + list(remote)
+
+
+def login_line(machine: Machine, known_hosts: Path) -> str:
+    """What a person types to log in (without BatchMode, so a passphrase prompt still works)."""
+    return shlex.join(command(machine, known_hosts, batch=False))
+
+
+def known_host_name(address: str, port: int = 22) -> str:
+    """How known_hosts names a host: ``address`` on port 22, ``[address]:port`` otherwise."""
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+def forget(known_hosts: Path, address: str, port: int = 22) -> None:
+    """Drop a host key we remembered (the machine was recreated, so its key changed)."""
+    if not known_hosts.exists():
+        return
+    subprocess.run(
+        ["ssh-keygen", "-R", known_host_name(address, port), "-f", str(known_hosts)],
+        capture_output=True,
+        check=False,
+    )
+    old = known_hosts.with_name(known_hosts.name + ".old")
+    old.unlink(missing_ok=True)

@@ -1,0 +1,324 @@
+"""The OpenStack provider through the real openstacksdk, against the fake cloud at the HTTP level."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+
+import pytest
+import yaml
+from fakecloud import PRIVATE_NET, PROJECT_ID
+
+from provisioner.errors import ConfigError, ProviderError
+from provisioner.providers.openstack import OpenStackProvider
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackDeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
+]
+MUTATING = ("POST", "PUT", "DELETE", "PATCH")
+
+
+def server_posts(cloud):
+    return cloud.requests("POST", r"/v2\.1/servers$")
+
+
+def mutations(cloud):
+    return [c for c in cloud.calls if c.method in MUTATING and c.path != "/v3/auth/tokens"]
+
+
+def test_first_run_sends_the_right_server_requests(cloud, provider, settings, waits):
+    machines = provider.up(settings)
+
+    posts = server_posts(cloud)
+    assert len(posts) == 2, "both servers are requested"
+    bodies_calls = {p.body["server"]["name"]: p for p in posts}
+    bodies = {name: call.body["server"] for name, call in bodies_calls.items()}
+    assert set(bodies) == {"mlstack-prodserver", "mlstack-devserver"}
+    public_key = settings.public_key.read_text().strip()
+    for name, body in bodies.items():
+        role = name.removeprefix("mlstack-")
+        user_data = base64.b64decode(body["user_data"]).decode()
+        assert user_data.startswith("#cloud-config\n")
+        config = yaml.safe_load(user_data)
+        appuser = next(u for u in config["users"] if isinstance(u, dict) and u["name"] == "appuser")
+        assert appuser["ssh_authorized_keys"] == [public_key]
+        assert appuser["sudo"] == "ALL=(ALL) NOPASSWD:ALL"
+        assert "default" in config["users"]
+        assert body["key_name"] == "mlstack-key"
+        assert body["networks"] == [{"uuid": PRIVATE_NET}]
+        assert body["security_groups"] == [{"name": name}]
+        assert body["imageRef"] == "img-debian-12"
+        assert body["flavorRef"] == "fl-medium"
+        assert body["metadata"] == {"mlstack_prefix": "mlstack", "mlstack_role": role}
+
+    # devserver is requested while prodserver is still building: the two builds run concurrently
+    prod_id = cloud.server_by_name("mlstack-prodserver")["id"]
+    dev_post = next(i for i, c in enumerate(cloud.calls) if c is bodies_calls["mlstack-devserver"])
+    prod_polls_before = len(
+        [c for c in cloud.calls[:dev_post] if c.method == "GET" and c.path.endswith(prod_id)]
+    )
+    assert prod_polls_before <= cloud.build_polls, "prodserver was still BUILD when devserver was requested"
+
+    keypair_post = cloud.requests("POST", r"/os-keypairs$")
+    assert keypair_post[0].body["keypair"] == {"name": "mlstack-key", "public_key": public_key}
+
+    prod_group = cloud.group_by_name("mlstack-prodserver")
+    dev_group = cloud.group_by_name("mlstack-devserver")
+    ingress = lambda g: sorted(  # noqa: E731
+        (r["port_range_min"], r["remote_ip_prefix"] or f"group:{r['remote_group_id']}")
+        for r in g["security_group_rules"]
+        if r["direction"] == "ingress"
+    )
+    assert ingress(prod_group) == sorted(
+        [
+            (22, "198.51.100.0/24"),
+            (5100, "198.51.100.0/24"),
+            (22, f"group:{dev_group['id']}"),
+            (5100, f"group:{dev_group['id']}"),
+        ]
+    )
+    assert ingress(dev_group) == sorted([(22, "198.51.100.0/24"), (22, f"group:{prod_group['id']}")])
+
+    fip_posts = cloud.requests("POST", r"/floatingips$")
+    assert len(fip_posts) == 1, "one floating IP, for prodserver"
+    prod, dev = machines
+    assert (prod.role, dev.role) == ("prodserver", "devserver")
+    assert prod.address.startswith("203.0.113.")
+    assert prod.private_address.startswith("10.0.0.")
+    assert dev.proxy_jump == f"appuser@{prod.address}:22"
+    assert dev.address == dev.private_address
+    assert prod.key_path == settings.private_key
+    assert waits.calls == [(machines, {"mlstack-prodserver", "mlstack-devserver"})]
+
+    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    assert set(state["servers"]) == {"prodserver", "devserver"}
+    assert state["created"] == {"keypair": "mlstack-key"}
+    assert len(state["floating_ips"]) == 1
+    assert set(state["security_groups"]) == {"prodserver", "devserver"}
+
+
+def test_second_run_reuses_everything_and_creates_nothing(cloud, provider, settings, waits):
+    first = provider.up(settings)
+    cloud.calls.clear()
+
+    second = provider.up(settings)
+
+    assert server_posts(cloud) == []
+    assert mutations(cloud) == [], f"a re-run must not change the cloud: {mutations(cloud)}"
+    assert [m.address for m in second] == [m.address for m in first]
+    assert len(cloud.servers) == 2
+    assert waits.calls[-1][1] == set(), "reused machines keep their known host keys"
+
+
+def test_active_servers_made_elsewhere_are_reused_without_post(cloud, provider, settings):
+    prod = cloud.add_server("mlstack-prodserver", mlstack_prefix="mlstack")
+    cloud.add_server("mlstack-devserver", mlstack_prefix="mlstack")
+    port = next(p for p in cloud.ports.values() if p["device_id"] == prod["id"])
+    cloud.add_floating_ip("203.0.113.7", port["id"])
+
+    machines = provider.up(settings)
+
+    assert server_posts(cloud) == []
+    assert cloud.requests("POST", r"/floatingips$") == []
+    assert machines[0].address == "203.0.113.7"
+
+
+def test_a_free_floating_ip_is_reused_before_a_new_one_is_allocated(cloud, provider, settings):
+    free = cloud.add_floating_ip("203.0.113.42")
+
+    machines = provider.up(settings)
+
+    assert machines[0].address == "203.0.113.42"
+    assert cloud.requests("POST", r"/floatingips$") == []
+    put = cloud.requests("PUT", rf"/floatingips/{free['id']}$")
+    assert len(put) == 1 and put[0].body["floatingip"]["port_id"]
+    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    assert state.get("floating_ips", {}) == {}, "a reused floating IP is not ours to release"
+
+
+def test_devserver_floating_ip_when_asked(cloud, provider, settings):
+    machines = provider.up(dataclasses.replace(settings, devserver_floating_ip=True))
+    assert len(cloud.requests("POST", r"/floatingips$")) == 2
+    assert machines[1].proxy_jump is None
+    assert machines[1].address.startswith("203.0.113.")
+
+
+def test_server_in_error_is_reported_deleted_and_fails(cloud, provider, settings, capsys):
+    cloud.error_fault = "No valid host was found. There are not enough hosts available."
+
+    with pytest.raises(ProviderError) as failure:
+        provider.up(settings)
+
+    assert "No valid host was found" in failure.value.message
+    assert "ERROR" in failure.value.message
+    deletes = cloud.requests("DELETE", r"/servers/")
+    assert len(deletes) >= 1
+    assert len(cloud.servers) < 2, "the server in ERROR is gone"
+    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    deleted_ids = {d.path.rsplit("/", 1)[1] for d in deletes}
+    assert not deleted_ids & set(state.get("servers", {}).values())
+
+
+def test_an_existing_server_in_error_is_deleted_before_anything_is_created(cloud, provider, settings):
+    broken = cloud.add_server(
+        "mlstack-prodserver", status="ERROR", fault="Build of instance aborted: disk full"
+    )
+
+    with pytest.raises(ProviderError, match="disk full"):
+        provider.up(settings)
+
+    assert cloud.requests("DELETE", rf"/servers/{broken['id']}$")
+    assert server_posts(cloud) == []
+
+
+def test_quota_exceeded_is_a_clear_error(cloud, provider, settings):
+    cloud.quota_exceeded = True
+    with pytest.raises(ProviderError) as failure:
+        provider.up(settings)
+    assert "quota exceeded" in failure.value.message
+    assert "Quota exceeded for instances" in failure.value.message
+    assert "limits show" in failure.value.hint
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("image", "debian12", "debian-12"),
+        ("flavor", "m1.meduim", "m1.medium"),
+        ("network", "privte", "private"),
+    ],
+)
+def test_unknown_names_list_close_matches(cloud, provider, settings, field, value, expected):
+    with pytest.raises(ConfigError) as failure:
+        provider.up(dataclasses.replace(settings, **{field: value}))
+    assert f"{field} {value!r} not found" in failure.value.message
+    assert expected in failure.value.message
+    assert server_posts(cloud) == []
+
+
+def test_destroy_deletes_exactly_what_was_created(cloud, provider, settings):
+    # the user's own resources, which must survive
+    users_fip = cloud.add_floating_ip("203.0.113.9")
+    cloud.keypairs["users-key"] = {"name": "users-key", "public_key": "ssh-ed25519 AAAA user", "type": "ssh"}
+    stranger = cloud.add_server("someone-elses-server")
+    provider.up(settings)
+    created_servers = {s["id"] for s in cloud.servers.values() if s["name"].startswith("mlstack-")}
+    created_groups = {g["id"] for g in cloud.security_groups.values()}
+    reused_fip_address = users_fip["floating_ip_address"]
+    cloud.calls.clear()
+
+    provider.down(settings)
+
+    deleted = {c.path for c in cloud.requests("DELETE", ".")}
+    expected = {f"/v2.1/servers/{i}" for i in created_servers}
+    expected |= {f"/v2.0/security-groups/{i}" for i in created_groups}
+    expected |= {"/v2.1/os-keypairs/mlstack-key"}
+    assert deleted == expected, "the reused floating IP was not allocated by us and is kept"
+    assert [f["floating_ip_address"] for f in cloud.floating_ips.values()] == [reused_fip_address]
+    assert "users-key" in cloud.keypairs
+    assert stranger["id"] in cloud.servers
+    assert not (settings.state_dir / "openstack-mlstack.json").exists()
+
+    cloud.calls.clear()
+    provider.down(settings)  # twice is harmless
+    assert [c for c in cloud.calls if c.method == "DELETE"] == []
+
+
+def test_destroy_releases_the_floating_ip_it_allocated(cloud, provider, settings):
+    provider.up(settings)
+    allocated = {f["id"] for f in cloud.floating_ips.values()}
+    assert len(allocated) == 1
+
+    provider.down(settings)
+
+    assert {c.path for c in cloud.requests("DELETE", r"/floatingips/")} == {
+        f"/v2.0/floatingips/{i}" for i in allocated
+    }
+    assert cloud.floating_ips == {} and cloud.servers == {} and cloud.security_groups == {}
+    assert cloud.keypairs == {}
+
+
+def test_destroy_keeps_resources_that_existed_before(cloud, provider, settings):
+    group = {"name": "mlstack-prodserver"}
+    cloud.calls.clear()
+    # a keypair and a security group with our names, made by the user before the first run
+    cloud.keypairs["mlstack-key"] = {
+        "name": "mlstack-key",
+        "public_key": settings.public_key.read_text().strip(),
+        "type": "ssh",
+    }
+    with_group = OpenStackProvider(waiter=provider.waiter, poll_interval=0)
+    cloud.security_groups["sg-user"] = {
+        "id": "sg-user",
+        "name": group["name"],
+        "description": "",
+        "project_id": PROJECT_ID,
+        "tenant_id": PROJECT_ID,
+        "security_group_rules": [],
+        "stateful": True,
+    }
+    with_group.up(settings)
+    assert cloud.requests("POST", r"/os-keypairs$") == []
+
+    with_group.down(settings)
+
+    assert "mlstack-key" in cloud.keypairs
+    assert "sg-user" in cloud.security_groups
+    assert cloud.group_by_name("mlstack-devserver") is None
+
+
+def test_keypair_with_a_different_key_is_refused(cloud, provider, settings):
+    cloud.keypairs["mlstack-key"] = {
+        "name": "mlstack-key",
+        "public_key": "ssh-ed25519 AAAAother x",
+        "type": "ssh",
+    }
+    with pytest.raises(ConfigError, match="different public key"):
+        provider.up(settings)
+    assert server_posts(cloud) == []
+
+
+def test_dry_run_plan_reads_but_changes_nothing(cloud, provider, settings):
+    lines = provider.plan(settings)
+    assert mutations(cloud) == []
+    text = "\n".join(lines)
+    assert "keypair mlstack-key: create" in text
+    assert "server mlstack-prodserver: create (image debian-12, flavor m1.medium, network private" in text
+    assert "server mlstack-devserver: create" in text
+
+    provider.up(settings)
+    cloud.calls.clear()
+    text = "\n".join(provider.plan(settings))
+    assert "server mlstack-prodserver: reuse (ACTIVE)" in text
+    down = provider.plan(dataclasses.replace(settings, destroy=True))
+    assert "delete server mlstack-prodserver (ACTIVE)" in down
+    assert "delete keypair mlstack-key" in down
+    assert mutations(cloud) == []
+
+
+def test_status_lists_servers(cloud, provider, settings):
+    assert provider.status(settings) == []
+    provider.up(settings)
+    machines = provider.status(settings)
+    assert [(m.name, m.extra["status"]) for m in machines] == [
+        ("mlstack-prodserver", "ACTIVE"),
+        ("mlstack-devserver", "ACTIVE"),
+    ]
+
+
+def test_application_credentials_from_os_variables(cloud, provider, settings, monkeypatch):
+    monkeypatch.setenv("OS_AUTH_TYPE", "v3applicationcredential")
+    monkeypatch.setenv("OS_AUTH_URL", "https://keystone.example.test/v3")
+    monkeypatch.setenv("OS_APPLICATION_CREDENTIAL_ID", "appcred-id")
+    monkeypatch.setenv("OS_APPLICATION_CREDENTIAL_SECRET", "appcred-secret")
+    monkeypatch.setenv("OS_REGION_NAME", "RegionOne")
+    monkeypatch.setenv("OS_IDENTITY_API_VERSION", "3")
+
+    provider.up(dataclasses.replace(settings, cloud=None))
+
+    token = cloud.requests("POST", r"/v3/auth/tokens$")[0].body["auth"]["identity"]
+    assert token["methods"] == ["application_credential"]
+    assert token["application_credential"] == {"id": "appcred-id", "secret": "appcred-secret"}
+    assert len(server_posts(cloud)) == 2

@@ -1,0 +1,133 @@
+"""Settings: defaults < settings file < MLSTACK_* environment < command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from provisioner import cli
+from provisioner.errors import ConfigError
+from provisioner.settings import REPO_ROOT, Settings, env_name, load_settings
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def empty(tmp_path: Path) -> Path:
+    return write(tmp_path / "empty.yml", "")
+
+
+def cli_values(argv: list[str]) -> dict:
+    values = vars(cli.build_parser().parse_args(argv))
+    values.pop("settings", None)
+    return values
+
+
+def test_defaults(tmp_path):
+    settings = load_settings({}, env={}, settings_file=empty(tmp_path))
+    assert settings == Settings()
+    assert settings.provider == "local", "make up works without a cloud"
+    assert settings.prefix == "mlstack" and settings.workers == 0 and settings.configure is True
+    assert settings.inventory_dir == REPO_ROOT / "inventory"
+    assert settings.state_dir == REPO_ROOT / ".state"
+    assert settings.keypair_name == "mlstack-key"
+    assert settings.server_name("prodserver") == "mlstack-prodserver"
+
+
+def test_each_layer_overrides_the_one_below(tmp_path):
+    file = write(
+        tmp_path / "mlstack.yml", "flavor: from-file\nimage: file-image\nprefix: fileprefix\nworkers: 1\n"
+    )
+    env = {"MLSTACK_FLAVOR": "from-env", "MLSTACK_IMAGE": "env-image", "MLSTACK_WORKERS": "2"}
+    cli_given = cli_values(["--flavor", "from-cli", "--workers", "3"])
+
+    settings = load_settings(cli_given, env=env, settings_file=file)
+
+    assert settings.flavor == "from-cli"  # CLI > env > file
+    assert settings.workers == 3
+    assert settings.image == "env-image"  # env > file
+    assert settings.prefix == "fileprefix"  # file > default
+    assert settings.cloud is None  # default
+
+
+def test_options_not_given_do_not_mask_lower_layers(tmp_path):
+    """argparse leaves absent options out, so a default never overrides the environment."""
+    settings = load_settings(
+        cli_values([]), env={"MLSTACK_PROVIDER": "openstack"}, settings_file=empty(tmp_path)
+    )
+    assert settings.provider == "openstack"
+    settings = load_settings(
+        cli_values(["--no-configure"]), env={"MLSTACK_CONFIGURE": "true"}, settings_file=None
+    )
+    assert settings.configure is False
+
+
+def test_settings_file_comes_from_mlstack_settings(tmp_path):
+    file = write(tmp_path / "other.yml", "cloud: mycloud\n")
+    assert load_settings({}, env={"MLSTACK_SETTINGS": str(file)}).cloud == "mycloud"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings({}, env={"MLSTACK_SETTINGS": str(tmp_path / "missing.yml")})
+
+
+def test_types_from_strings(tmp_path):
+    env = {
+        "MLSTACK_DEVSERVER_FLOATING_IP": "yes",
+        "MLSTACK_CONFIGURE": "0",
+        "MLSTACK_SSH_TIMEOUT": "12.5",
+        "MLSTACK_STATE_DIR": "relative/state",
+        "MLSTACK_NETWORK": "",
+    }
+    settings = load_settings({}, env=env, settings_file=empty(tmp_path))
+    assert settings.devserver_floating_ip is True
+    assert settings.configure is False
+    assert settings.ssh_timeout == 12.5
+    assert settings.state_dir == Path.cwd() / "relative/state"
+    assert settings.network is None
+
+
+def test_relative_paths_in_the_file_are_relative_to_the_file(tmp_path):
+    (tmp_path / "conf").mkdir()
+    file = write(tmp_path / "conf" / "mlstack.yml", "public_key: k.pub\n")
+    assert load_settings({}, env={}, settings_file=file).public_key == tmp_path / "conf" / "k.pub"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("flavour: m1.small\n", "unknown setting 'flavour'"),
+        ("destroy: true\n", "command-line option only"),
+        ("workers: many\n", "bad value 'many' for workers"),
+        ("- a list\n", "must be a mapping"),
+        ("prefix: Bad_Prefix\n", "bad prefix"),
+        ("allowed_cidr: 10.0.0.0/33\n", "bad allowed_cidr"),
+        ("provider: aws\n", "unknown provider"),
+    ],
+)
+def test_bad_settings_file_values(tmp_path, text, message):
+    file = write(tmp_path / "mlstack.yml", text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings({}, env={}, settings_file=file)
+
+
+def test_unknown_setting_suggests_the_close_name(tmp_path):
+    file = write(tmp_path / "mlstack.yml", "flavour: m1.small\n")
+    with pytest.raises(ConfigError) as failure:
+        load_settings({}, env={}, settings_file=file)
+    assert "flavor" in failure.value.hint
+
+
+def test_actions_are_command_line_only(tmp_path):
+    env = {"MLSTACK_DESTROY": "1", "MLSTACK_DRY_RUN": "1", "MLSTACK_STATUS": "1"}
+    settings = load_settings({}, env=env, settings_file=empty(tmp_path))
+    assert (settings.destroy, settings.dry_run, settings.status) == (False, False, False)
+    assert load_settings(cli_values(["--destroy"]), env={}, settings_file=empty(tmp_path)).destroy is True
+
+
+def test_every_setting_has_an_environment_variable_in_help():
+    text = cli.build_parser().format_help()
+    for name in Settings.__dataclass_fields__:
+        if name not in ("destroy", "status", "dry_run"):
+            assert env_name(name) in text, name
