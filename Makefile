@@ -52,8 +52,9 @@ e2e: $(STAMP) ## End to end on local machines: from nothing to serving
 
 test: check e2e ## The whole test suite (what CI runs)
 
-bench: $(STAMP) ## Print the benchmark figures
-	$(PY) bench/run.py
+bench: $(STAMP) ## Print the benchmark figures (each bench/*_bench.py in turn)
+	scripts/ensure-docker.sh
+	set -e; for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b; done
 
 clean: ## Remove caches and artifacts (keeps .venv and secrets)
 	rm -rf $(ARTIFACTS) .pytest_cache .ruff_cache .hypothesis

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner import inventory, runner, ssh
+from provisioner import inventory, keys, runner, ssh
 from provisioner.errors import ConfigError, LauncherError
 from provisioner.machine import Machine
 from provisioner.providers import get_provider
@@ -33,8 +33,10 @@ ProviderFactory = Callable[[str], Any]
 APP_PORT = 5100
 
 DESCRIPTION = """\
-Create (or reuse) the two servers prodserver and devserver, write inventory/hosts.yml, and configure them
-with configuration.yml through ansible-runner. Safe to run again: what exists is reused, never duplicated.
+Create (or reuse) the two servers prodserver and devserver (and --workers N worker machines), write
+inventory/hosts.yml, and configure them with configuration.yml through ansible-runner. Safe to run again:
+what exists is reused, never duplicated. A smaller --workers drains, then removes the highest-numbered
+worker machines.
 """
 
 
@@ -97,10 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="give devserver its own floating IP (default: reach it through prodserver)",
     )
     where.add_argument(
-        "--prefix", metavar="NAME", help="resource names <prefix>-prodserver/-devserver (mlstack)"
+        "--prefix", metavar="NAME", help="resource names <prefix>-prodserver/-devserver/-worker-N (mlstack)"
     )
     where.add_argument("--allowed-cidr", metavar="CIDR", help="who may reach SSH and port 5100 (0.0.0.0/0)")
-    where.add_argument("--workers", type=int, metavar="N", help="extra worker machines (accepted; default 0)")
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker machines <prefix>-worker-1..N (default 0; fewer than exist: drain, then remove)",
+    )
 
     access = p.add_argument_group("access")
     access.add_argument("--key-name", metavar="NAME", help="Nova keypair name (default: <prefix>-key)")
@@ -202,6 +209,13 @@ def _plan(settings: Settings, provider: Any) -> int:
     if settings.destroy:
         _say(f"  - remove {settings.inventory_dir / inventory.HOSTS_FILE}")
     else:
+        surplus = provider.surplus(settings)
+        if surplus:
+            names = ", ".join(m.name for m in surplus)
+            if settings.drain_playbook.is_file():
+                _say(f"  - drain {names} with {settings.drain_playbook} (limited to them), then remove them")
+            else:
+                _say(f"  - no drain playbook ({settings.drain_playbook}): remove {names} without draining")
         _say(f"  - write {settings.inventory_dir / inventory.HOSTS_FILE} (group_vars/ untouched)")
         if settings.configure:
             _say(
@@ -220,13 +234,51 @@ def _destroy(settings: Settings, provider: Any) -> int:
     return 0
 
 
+def _drain(settings: Settings, machines: Sequence[Machine], surplus: Sequence[Machine]) -> None:
+    """Run the drain playbook on the surplus workers that run; raise (nothing removed) when it fails."""
+    running = [m for m in surplus if m.extra.get("running", "yes") != "no"]
+    for machine in surplus:
+        if machine not in running:
+            _say(f"  {machine.name} is not running: nothing to drain")
+    if not running:
+        return
+    playbook = settings.drain_playbook
+    if not playbook.is_file():
+        _say(f"  no drain playbook present ({playbook}): removing without draining")
+        return
+    # The inventory still lists the machines being drained, so that the playbook can reach them.
+    path = inventory.write_inventory([*machines, *surplus], settings.inventory_dir, settings.known_hosts)
+    runner.drain(
+        playbook,
+        path,
+        settings.artifacts_dir,
+        [inventory.host_name(m) for m in running],
+        project_dir=settings.playbook.parent,
+        verbose=settings.verbose,
+        out=_say,
+    )
+
+
+def _scale_down(settings: Settings, provider: Any, machines: Sequence[Machine]) -> None:
+    """Drain, then remove the worker machines numbered above settings.workers (highest first)."""
+    surplus = provider.surplus(settings)
+    if not surplus:
+        return
+    names = ", ".join(m.name for m in surplus)
+    _say(f"Scaling down to {settings.workers} worker machine(s): draining, then removing {names}")
+    _drain(settings, machines, surplus)
+    provider.remove_workers(settings, list(surplus))
+    _say(f"  removed {names}")
+
+
 def _up(settings: Settings, provider: Any) -> int:
-    _say(f"Bringing up prodserver and devserver ({settings.provider}, prefix {settings.prefix!r})")
-    if settings.workers:
-        _say(f"  note: workers={settings.workers} is accepted but scaling out is not implemented yet")
+    workers = f" and {settings.workers} worker machine(s)" if settings.workers else ""
+    _say(f"Bringing up prodserver, devserver{workers} ({settings.provider}, prefix {settings.prefix!r})")
     machines = provider.up(settings)  # the provider picks (or makes) the SSH key: keys.resolve
     keys_used = sorted({str(m.key_path) for m in machines if m.key_path})
     _say(f"SSH key: {', '.join(keys_used) or 'ssh defaults'}")
+    settings = keys.resolve(settings)  # the same pair the provider chose (it exists by now)
+    _scale_down(settings, provider, machines)
     path = inventory.write_inventory(machines, settings.inventory_dir, settings.known_hosts)
     _say(f"Inventory written: {path}")
     if settings.configure:

@@ -1,4 +1,8 @@
-"""Render the cloud-init templates (cloud-init/<prod|dev>-cloud-cfg.yaml) with the user's public key."""
+"""Render the cloud-init templates (cloud-init/<prod|dev>-cloud-cfg.yaml) with the user's public key.
+
+Worker machines (role ``workers``) get prodserver's template: they need the same thing from cloud-init
+(appuser and the key); Ansible makes them workers.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from provisioner.errors import ConfigError
 from provisioner.settings import REPO_ROOT
 
 TEMPLATE_DIR = REPO_ROOT / "cloud-init"
-TEMPLATES = {"prodserver": "prod-cloud-cfg.yaml", "devserver": "dev-cloud-cfg.yaml"}
+TEMPLATES = {
+    "prodserver": "prod-cloud-cfg.yaml",
+    "devserver": "dev-cloud-cfg.yaml",
+    "workers": "prod-cloud-cfg.yaml",
+}
 HEADER = "#cloud-config"
 
 # ssh-ed25519 / ssh-rsa / ecdsa-sha2-nistp256 / sk-ssh-ed25519@openssh.com ..., a base64 body, a comment.
@@ -32,7 +40,7 @@ def check_public_key(public_key: str) -> str:
 
 
 def template_path(role: str) -> Path:
-    """The template file for ``role`` (prodserver or devserver)."""
+    """The template file for ``role`` (prodserver, devserver or workers)."""
     try:
         return TEMPLATE_DIR / TEMPLATES[role]
     except KeyError:

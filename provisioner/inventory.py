@@ -14,7 +14,7 @@ import yaml
 
 from provisioner import ssh
 from provisioner.errors import ConfigError
-from provisioner.machine import ROLES, Machine
+from provisioner.machine import ROLES, WORKER_ROLE, Machine
 
 HOSTS_FILE = "hosts.yml"
 HEADER = (
@@ -49,8 +49,11 @@ def host_vars(machine: Machine, known_hosts: Path | None) -> dict[str, Any]:
 
 
 def render(machines: Sequence[Machine], known_hosts: Path | None = None) -> str:
-    """The YAML text of the inventory (groups prodserver, devserver, and workers when there are any)."""
-    groups: dict[str, dict[str, Any]] = {role: {"hosts": {}} for role in ROLES}
+    """The YAML text of the inventory: the groups prodserver, devserver and workers, always all three.
+
+    An empty ``workers`` group keeps ``hosts: workers`` plays and ``groups['workers']`` valid without workers.
+    """
+    groups: dict[str, dict[str, Any]] = {role: {"hosts": {}} for role in (*ROLES, WORKER_ROLE)}
     for machine in machines:
         group = groups.setdefault(machine.role, {"hosts": {}})
         group["hosts"][host_name(machine)] = host_vars(machine, known_hosts)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROLES = ("prodserver", "devserver")
+WORKER_ROLE = "workers"
 
 
 @dataclass(frozen=True)

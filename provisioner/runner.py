@@ -1,5 +1,8 @@
 """Run a playbook through ansible-runner: a live line per task and host, a recap, kept artifacts.
 
+Two runs use it: the configuration (``configure``) and, before worker machines are removed, the drain
+playbook limited to those machines (``drain``).
+
 The artifacts of every run stay in ``<artifacts_dir>/ansible/<timestamp>/`` (stdout, job_events/, the
 command line); the last 20 runs are kept. Host keys are checked (ANSIBLE_HOST_KEY_CHECKING=True; the
 inventory's ssh args accept a new key once, in the project's known_hosts), never switched off.
@@ -10,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from provisioner.errors import ConfigError, ConfigureError
 Out = Callable[[str], None]
 KEEP_RUNS = 20
 STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
+DRAIN_HOSTS_VAR = "drain_hosts"  # the extra variable that names the hosts a drain run works on
 
 
 def say(line: str) -> None:
@@ -195,5 +199,42 @@ def configure(
             f"see {result.artifacts / 'stdout'}; fix and run again "
             "(finished tasks are skipped as unchanged), "
             f"or by hand: ansible-playbook -i {inventory} {playbook}",
+        )
+    return result
+
+
+def drain(
+    playbook: Path,
+    inventory: Path,
+    artifacts_dir: Path,
+    hosts: Sequence[str],
+    *,
+    project_dir: Path,
+    verbose: int = 0,
+    out: Out = say,
+) -> RunResult:
+    """Run the drain playbook on ``hosts`` only (``--limit``; also the extra variable ``drain_hosts``);
+    raise ConfigureError when a host failed, so that nothing is removed before it was drained."""
+    out(f"Draining {', '.join(hosts)} with {playbook.name} (artifacts in {artifacts_dir / 'ansible'})")
+    result = run_playbook(
+        playbook,
+        inventory,
+        artifacts_dir,
+        extravars={DRAIN_HOSTS_VAR: list(hosts)},
+        limit=",".join(hosts),
+        verbose=verbose,
+        out=out,
+        project_dir=project_dir,
+    )
+    out("RECAP")
+    for line in recap(result.stats):
+        out(line)
+    out(f"  artifacts: {result.artifacts}")
+    if not result.ok:
+        failed = ", ".join(result.failed_hosts) or "?"
+        raise ConfigureError(
+            f"draining failed ({result.status}, rc={result.rc}) on: {failed}; no worker machine was removed",
+            f"see {result.artifacts / 'stdout'}; fix it and run again. A worker machine that is stopped "
+            "has nothing to drain and is removed without the playbook",
         )
     return result

@@ -66,6 +66,7 @@ class Settings:
     state_dir: Path = REPO_ROOT / ".state"
     artifacts_dir: Path = REPO_ROOT / "artifacts"
     playbook: Path = REPO_ROOT / "configuration.yml"
+    drain_playbook: Path = REPO_ROOT / "playbooks" / "drain-workers.yml"
     server_timeout: float = 600.0
     ssh_timeout: float = 300.0
     cloud_init_timeout: float = 900.0
@@ -99,7 +100,7 @@ FIELD_HELP: dict[str, str] = {
     "key_name": "Nova keypair name (default <prefix>-key)",
     "public_key": "public key installed for appuser (default: .ssh/ of the repo, ~/.ssh/id_*, or a new one)",
     "private_key": "matching private key (default: the public key path without .pub)",
-    "prefix": "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver",
+    "prefix": "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver, <prefix>-worker-N",
     "allowed_cidr": "source CIDR allowed to reach SSH (22) and the app (5100)",
     "ssh_user": "the login user cloud-init creates",
     "configure": "run configuration.yml after the machines are up",
@@ -107,11 +108,12 @@ FIELD_HELP: dict[str, str] = {
     "status": "show the machines that exist and exit (CLI only)",
     "dry_run": "print the plan and touch nothing (CLI only)",
     "verbose": "more output (-v progress details, -vv also SDK/HTTP debug and ansible -v)",
-    "workers": "number of extra worker machines (accepted; scaling out comes in a later release)",
+    "workers": "worker machines <prefix>-worker-1..N; fewer than exist drains and removes the highest first",
     "inventory_dir": "where inventory/hosts.yml is written (group_vars/ there is never touched)",
     "state_dir": "what the launcher created, and its known_hosts file",
     "artifacts_dir": "ansible-runner artifacts go to <artifacts_dir>/ansible/",
     "playbook": "the playbook ansible-runner runs",
+    "drain_playbook": "run on worker machines before they are removed (skipped when the file is missing)",
     "server_timeout": "seconds to wait for a server to become ACTIVE",
     "ssh_timeout": "seconds to wait for SSH to answer",
     "cloud_init_timeout": "seconds to wait for `cloud-init status --wait`",

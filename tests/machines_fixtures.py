@@ -7,7 +7,9 @@ Use from a conftest.py::
 ``local_machines`` (module scope) brings up ``<prefix>-prodserver`` and ``<prefix>-devserver`` with a prefix
 unique to the run, a key generated for the run, ports chosen freely on 127.0.0.1 and a private state
 directory, and always removes them again (containers, volumes, network, seed), even when a test or ``up``
-itself fails. ``machines_up`` is the same as a context manager for tests that want their own machines.
+itself fails. ``machines_up`` is the same as a context manager for tests that want their own machines;
+with ``machine_settings(workdir, workers=2)`` it also brings up ``<prefix>-worker-1`` and ``-2`` (look them
+up as ``machines["worker-1"]``, or all of them as ``machines.workers``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from provisioner import keys, ssh
-from provisioner.machine import Machine
+from provisioner.machine import WORKER_ROLE, Machine
 from provisioner.providers.local import LocalProvider
 from provisioner.settings import REPO_ROOT, Settings
 
@@ -77,10 +79,17 @@ class LocalMachines:
     machines: list[Machine]
 
     def __getitem__(self, role: str) -> Machine:
+        """The machine of a role (``prodserver``; ``workers`` gives worker-1), or a worker by host name
+        (``worker-2``) or full name."""
         for machine in self.machines:
-            if machine.role == role:
+            if machine.role == role or machine.name in (role, self.settings.server_name(role)):
                 return machine
         raise KeyError(role)
+
+    @property
+    def workers(self) -> list[Machine]:
+        """The worker machines, by number."""
+        return [m for m in self.machines if m.role == WORKER_ROLE]
 
     def ssh_argv(
         self, role: str, *remote: str, user: str | None = None, options: tuple[str, ...] = ()

@@ -1,16 +1,23 @@
-"""Local machines: prodserver and devserver as systemd containers on the local Docker Engine.
+"""Local machines: prodserver, devserver and worker machines as systemd containers on the local Docker Engine.
 
 Each machine boots systemd, sshd and cloud-init from the machine image (machine-image/, built by
 machine-image/build.sh); cloud-init reads the same cloud-init/*.yaml as on OpenStack from a NoCloud seed
 directory (``<state_dir>/local/<name>/seed``, mounted read-only at /var/lib/cloud/seed/nocloud), so appuser
 and the key are made by cloud-init itself. What the provider makes for a prefix, and nothing else:
 
-- containers ``<prefix>-prodserver`` / ``<prefix>-devserver`` labelled ``org.mlstack.prefix`` and
-  ``org.mlstack.role``, on the network ``<prefix>-net`` with the aliases ``prodserver`` / ``devserver``;
-- volumes ``<prefix>-<role>-docker`` on /var/lib/docker (Docker Engine runs inside prodserver);
-- SSH published on 127.0.0.1 (``local_ssh_port_base`` + n when free, else any free port), prodserver's
-  5100 on 127.0.0.1 (``local_app_port`` when free, else any free port); a setting of 0 means any free port.
-  Ports are kept for the container's life: a re-run reads them back from the container.
+- containers ``<prefix>-prodserver`` / ``<prefix>-devserver`` / ``<prefix>-worker-<n>`` (n = 1..workers)
+  labelled ``org.mlstack.prefix`` and ``org.mlstack.role`` (prodserver, devserver, workers), on the network
+  ``<prefix>-net`` with the aliases ``prodserver`` / ``devserver`` / ``worker-<n>`` (a worker's
+  ``private_address`` is that alias);
+- volumes ``<prefix>-<hostname>-docker`` on /var/lib/docker (Docker Engine runs inside prodserver and the
+  workers);
+- SSH published on 127.0.0.1 (``local_ssh_port_base`` + the machine's index when free, else any free port:
+  0 prodserver, 1 devserver, 1 + n worker-n), prodserver's 5100 on 127.0.0.1 (``local_app_port`` when free,
+  else any free port); a setting of 0 means any free port. Ports are kept for the container's life: a
+  re-run reads them back from the container.
+
+Workers numbered above ``settings.workers`` are not touched by ``up``: the launcher drains them
+(``surplus``) and then removes them with their volume (``remove_workers``), highest first.
 
 The containers run without --privileged, with an explicit capability set (``RUN_FLAGS``).
 """
@@ -28,9 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioner import docker_cli, ssh, wait
+from provisioner import docker_cli, fleet, ssh, wait
 from provisioner.errors import LauncherError, ProviderError, WaitTimeout
-from provisioner.machine import ROLES, Machine
+from provisioner.fleet import Slot
+from provisioner.machine import ROLES, WORKER_ROLE, Machine
 from provisioner.settings import REPO_ROOT, Settings
 
 Progress = Callable[[str], None]
@@ -45,6 +53,7 @@ OWN_IMAGE_REPOSITORY = "mlstack/machine"
 LABEL_PREFIX = "org.mlstack.prefix"
 LABEL_ROLE = "org.mlstack.role"
 _PORT_TAKEN = ("port is already allocated", "address already in use")
+OUR_ROLES = (*ROLES, WORKER_ROLE)
 
 # A systemd container without --privileged (which some hosts refuse): every capability but SYS_RESOURCE,
 # no seccomp/AppArmor confinement, all devices, the host's cgroup tree (cgroup v1 and v2 hosts), tmpfs on
@@ -72,9 +81,10 @@ def network_name(prefix: str) -> str:
     return f"{prefix}-net"
 
 
-def volume_name(prefix: str, role: str) -> str:
-    """``<prefix>-<role>-docker``: the machine's /var/lib/docker."""
-    return f"{prefix}-{role}-docker"
+def volume_name(prefix: str, hostname: str) -> str:
+    """``<prefix>-<hostname>-docker`` (``mlstack-prodserver-docker``, ``mlstack-worker-2-docker``): the
+    machine's /var/lib/docker."""
+    return f"{prefix}-{hostname}-docker"
 
 
 def machine_dir(settings: Settings, name: str) -> Path:
@@ -87,22 +97,24 @@ def seed_dir(settings: Settings, name: str) -> Path:
     return machine_dir(settings, name) / "seed"
 
 
-def meta_data(name: str, role: str, user_data: str) -> str:
+def meta_data(name: str, hostname: str, user_data: str) -> str:
     """NoCloud meta-data: an instance-id that changes with the user-data, and the hostname."""
     digest = hashlib.sha256(user_data.encode("utf-8")).hexdigest()[:12]
-    return f"instance-id: {name}-{digest}\nlocal-hostname: {role}\n"
+    return f"instance-id: {name}-{digest}\nlocal-hostname: {hostname}\n"
 
 
-def write_seed(settings: Settings, role: str, public_key: str) -> Path:
-    """Write user-data (the rendered cloud-init template) and meta-data for ``role``; return the directory."""
+def write_seed(settings: Settings, slot: Slot, public_key: str) -> Path:
+    """Write user-data (the rendered cloud-init template of the slot's role) and meta-data for ``slot``;
+    return the directory."""
     from provisioner import cloudinit
 
-    name = settings.server_name(role)
-    user_data = cloudinit.render(role, public_key)
+    name = slot.name
+    user_data = cloudinit.render(slot.role, public_key)
     directory = seed_dir(settings, name)
+    meta = meta_data(name, slot.hostname, user_data)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for filename, text in (("user-data", user_data), ("meta-data", meta_data(name, role, user_data))):
+        for filename, text in (("user-data", user_data), ("meta-data", meta)):
             tmp = directory / f".{filename}.tmp"
             tmp.write_text(text, encoding="utf-8")
             tmp.chmod(0o644)
@@ -174,27 +186,26 @@ def published_ports(container: dict[str, Any]) -> Ports:
     return Ports(ssh=ssh_port, app=host_port(APP_PORT))
 
 
-def run_args(settings: Settings, role: str, ports: Ports, seed: Path) -> list[str]:
-    """The ``docker run`` arguments that create the machine for ``role``."""
-    name = settings.server_name(role)
+def run_args(settings: Settings, slot: Slot, ports: Ports, seed: Path) -> list[str]:
+    """The ``docker run`` arguments that create the machine for ``slot``."""
     args = [
         "run",
         "--detach",
         "--name",
-        name,
+        slot.name,
         "--hostname",
-        role,
+        slot.hostname,
         "--label",
         f"{LABEL_PREFIX}={settings.prefix}",
         "--label",
-        f"{LABEL_ROLE}={role}",
+        f"{LABEL_ROLE}={slot.role}",
         "--network",
         network_name(settings.prefix),
         "--network-alias",
-        role,
+        slot.hostname,
         *RUN_FLAGS,
         "--volume",
-        f"{volume_name(settings.prefix, role)}:/var/lib/docker",
+        f"{volume_name(settings.prefix, slot.hostname)}:/var/lib/docker",
         "--volume",
         f"{seed}:{SEED_MOUNT}:ro",
         "--publish",
@@ -206,15 +217,23 @@ def run_args(settings: Settings, role: str, ports: Ports, seed: Path) -> list[st
 
 
 def machine_record(settings: Settings, container: dict[str, Any]) -> Machine:
-    """The Machine record of an existing container (ports and private address read from Docker)."""
+    """The Machine record of an existing container (ports and private address read from Docker).
+
+    prodserver's and devserver's private address is their IP on ``<prefix>-net``; a worker's is its alias
+    there (``worker-<n>``), which every machine on the network resolves.
+    """
     labels = (container.get("Config") or {}).get("Labels") or {}
     role = labels.get(LABEL_ROLE, "")
+    name = container["Name"].lstrip("/")
     ports = published_ports(container)
     networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
     private = (networks.get(network_name(settings.prefix)) or {}).get("IPAddress") or None
+    slot = fleet.slot_for(settings, name)
+    if role == WORKER_ROLE and slot is not None:
+        private = slot.hostname
     state = container.get("State") or {}
     return Machine(
-        name=container["Name"].lstrip("/"),
+        name=name,
         role=role,
         address=LOOPBACK,
         port=ports.ssh,
@@ -226,6 +245,7 @@ def machine_record(settings: Settings, container: dict[str, Any]) -> Machine:
             "provider": "local",
             "container_id": container.get("Id", ""),
             "state": str(state.get("Status", "")),
+            "running": "yes" if state.get("Running") else "no",
             "image": str((container.get("Config") or {}).get("Image", "")),
         },
     )
@@ -238,10 +258,13 @@ class LocalProvider:
         self.progress = progress
         self.build_image = build_image
 
-    # -- the four verbs ---------------------------------------------------------------------------------
+    # -- the Provider verbs ------------------------------------------------------------------------------
 
     def up(self, settings: Settings) -> list[Machine]:
-        """Create what is missing, start what is stopped, reuse what runs; wait for SSH and cloud-init."""
+        """Create what is missing, start what is stopped, reuse what runs; wait for SSH and cloud-init.
+
+        Returns prodserver, devserver and worker-1..N; workers numbered above N are left as they are.
+        """
         settings = self._with_keys(settings)
         docker_cli.ensure_engine()
         self._ensure_image(settings)
@@ -249,76 +272,86 @@ class LocalProvider:
         public_key = settings.public_key.read_text(encoding="utf-8") if settings.public_key else ""
         taken = docker_cli.published_host_ports()
         new: list[str] = []
-        for index, role in enumerate(ROLES):
-            name = settings.server_name(role)
-            container = self._own_container(settings, name)
+        slots = fleet.wanted(settings)
+        for slot in slots:
+            label = slot.role if not slot.is_worker else slot.hostname
+            container = self._own_container(settings, slot.name)
             if container is None:
-                self._create(settings, role, index, public_key, taken)
-                new.append(name)
+                self._create(settings, slot, public_key, taken)
+                new.append(slot.name)
                 continue
-            self._check_key(settings, name, public_key)
+            self._check_key(settings, slot.name, public_key)
             if (container.get("State") or {}).get("Running"):
-                self.progress(f"  {role:<11} reusing the running {name}")
+                self.progress(f"  {label:<11} reusing the running {slot.name}")
                 continue
-            if not (seed_dir(settings, name) / "user-data").is_file():
-                write_seed(settings, role, public_key)
+            if not (seed_dir(settings, slot.name) / "user-data").is_file():
+                write_seed(settings, slot, public_key)
             try:
-                docker_cli.run(["start", name], what=f"starting {name}")
+                docker_cli.run(["start", slot.name], what=f"starting {slot.name}")
             except ProviderError as exc:
                 raise ProviderError(exc.message, "remove the machines with --destroy and run again") from None
-            self.progress(f"  {role:<11} started the stopped {name}")
-        machines = self.status(settings)
+            self.progress(f"  {label:<11} started the stopped {slot.name}")
+        names = [slot.name for slot in slots]
+        machines = sorted(
+            (m for m in self.status(settings) if m.name in names), key=lambda m: names.index(m.name)
+        )
         self._wait(settings, machines, new)
         return machines
+
+    def surplus(self, settings: Settings) -> list[Machine]:
+        """The worker machines numbered above ``settings.workers``, highest first."""
+        existing: dict[int, Machine] = {}
+        for machine in self.status(settings):
+            number = fleet.worker_number(settings.prefix, machine.name)
+            if machine.role == WORKER_ROLE and number is not None:
+                existing[number] = machine
+        return [existing[n] for n in fleet.surplus(settings, existing)]
+
+    def remove_workers(self, settings: Settings, machines: list[Machine]) -> None:
+        """Remove these worker machines (container, volume, seed, remembered host key), in this order."""
+        docker_cli.ensure_engine()
+        for machine in machines:
+            slot = fleet.slot_for(settings, machine.name)
+            if slot is None or not slot.is_worker:
+                raise ProviderError(f"{machine.name} is not a worker machine of prefix {settings.prefix}")
+            self._remove_container(settings, slot.name)
+            self._remove_volume(settings, volume_name(settings.prefix, slot.hostname))
+            shutil.rmtree(machine_dir(settings, slot.name), ignore_errors=True)
 
     def down(self, settings: Settings) -> None:
         """Remove the containers, volumes, network and seed directories of the prefix (harmless twice)."""
         docker_cli.ensure_engine()
         label = f"{LABEL_PREFIX}={settings.prefix}"
-        names = {settings.server_name(role) for role in ROLES} | set(docker_cli.names("container", label))
+        names = {slot.name for slot in fleet.servers(settings)} | set(docker_cli.names("container", label))
         for name in sorted(names):
-            container = docker_cli.inspect("container", name)
-            if container is None:
-                continue
-            if not self._is_ours(settings, container):
-                self.progress(
-                    f"  left {name} alone: it was not made by this launcher for prefix {settings.prefix}"
-                )
-                continue
-            try:
-                ports = published_ports(container)
-            except ProviderError:
-                ports = None
-            docker_cli.run(["rm", "--force", "--volumes", name], what=f"removing {name}")
-            if ports is not None:
-                ssh.forget(settings.known_hosts, LOOPBACK, ports.ssh)
-            self.progress(f"  removed container {name}")
+            self._remove_container(settings, name)
         volumes = {volume_name(settings.prefix, role) for role in ROLES} | set(
             docker_cli.names("volume", label)
         )
         for volume in sorted(volumes):
-            info = docker_cli.inspect("volume", volume)
-            if info is not None and (info.get("Labels") or {}).get(LABEL_PREFIX) == settings.prefix:
-                docker_cli.run(["volume", "rm", "--force", volume], what=f"removing volume {volume}")
-                self.progress(f"  removed volume {volume}")
+            self._remove_volume(settings, volume)
         network = docker_cli.inspect("network", network_name(settings.prefix))
         if network is not None and (network.get("Labels") or {}).get(LABEL_PREFIX) == settings.prefix:
             docker_cli.run(["network", "rm", network_name(settings.prefix)], what="removing the network")
             self.progress(f"  removed network {network_name(settings.prefix)}")
-        for role in ROLES:
-            directory = machine_dir(settings, settings.server_name(role))
-            if directory.exists():
-                shutil.rmtree(directory)
         local_dir = settings.state_dir / "local"
-        if local_dir.is_dir() and not any(local_dir.iterdir()):
-            local_dir.rmdir()
+        if local_dir.is_dir():
+            for directory in local_dir.iterdir():
+                if directory.is_dir() and fleet.slot_for(settings, directory.name) is not None:
+                    shutil.rmtree(directory)
+            if not any(local_dir.iterdir()):
+                local_dir.rmdir()
 
     def status(self, settings: Settings) -> list[Machine]:
-        """The machines of the prefix that exist now (any state), prodserver first."""
+        """The machines of the prefix that exist now (any state): prodserver, devserver, workers by number."""
         docker_cli.ensure_engine()
+        names = [slot.name for slot in fleet.servers(settings)]
+        label = f"{LABEL_PREFIX}={settings.prefix}"
+        found = [n for n in docker_cli.names("container", label) if fleet.worker_number(settings.prefix, n)]
+        names += sorted(found, key=lambda n: fleet.worker_number(settings.prefix, n) or 0)
         machines = []
-        for role in ROLES:
-            container = docker_cli.inspect("container", settings.server_name(role))
+        for name in names:
+            container = docker_cli.inspect("container", name)
             if container is not None and self._is_ours(settings, container):
                 machines.append(machine_record(settings, container))
         return machines
@@ -339,44 +372,50 @@ class LocalProvider:
         verb = "reuse" if docker_cli.inspect("network", net) else "create"
         lines.append(f"{verb} the network {net}")
         taken = docker_cli.published_host_ports()
-        for index, role in enumerate(ROLES):
-            name = settings.server_name(role)
-            container = docker_cli.inspect("container", name)
+        for slot in fleet.wanted(settings):
+            container = docker_cli.inspect("container", slot.name)
             if container is None:
-                ssh_port = choose_port(self._preferred(settings.local_ssh_port_base, index), taken)
+                ssh_port = choose_port(self._preferred(settings.local_ssh_port_base, slot.index), taken)
                 app = ""
-                if role == APP_ROLE:
+                if slot.role == APP_ROLE:
                     app = f", app on {LOOPBACK}:{choose_port(settings.local_app_port, taken)}"
-                volume = volume_name(settings.prefix, role)
+                volume = volume_name(settings.prefix, slot.hostname)
                 lines.append(
-                    f"create {name} from {settings.local_image} with volume {volume} "
-                    f"(SSH on {LOOPBACK}:{ssh_port}{app}), cloud-init seed in {seed_dir(settings, name)}"
+                    f"create {slot.name} from {settings.local_image} with volume {volume} "
+                    f"(SSH on {LOOPBACK}:{ssh_port}{app}), cloud-init seed in {seed_dir(settings, slot.name)}"
                 )
             elif not self._is_ours(settings, container):
-                lines.append(f"stop: a container named {name} exists that this launcher did not make")
+                lines.append(f"stop: a container named {slot.name} exists that this launcher did not make")
             elif (container.get("State") or {}).get("Running"):
-                lines.append(f"reuse the running {name}")
+                lines.append(f"reuse the running {slot.name}")
             else:
-                lines.append(f"start the stopped {name}")
-        lines.append("wait for SSH and `cloud-init status --wait` on both machines")
+                lines.append(f"start the stopped {slot.name}")
+        for machine in self.surplus(settings):
+            slot = fleet.slot_for(settings, machine.name)
+            volume = volume_name(settings.prefix, slot.hostname if slot else machine.name)
+            lines.append(
+                f"drain, then remove {machine.name} and its volume {volume} (workers={settings.workers})"
+            )
+        lines.append("wait for SSH and `cloud-init status --wait` on every machine")
         return lines
 
     # -- helpers -----------------------------------------------------------------------------------------
 
-    def _create(self, settings: Settings, role: str, index: int, public_key: str, taken: set[int]) -> None:
+    def _create(self, settings: Settings, slot: Slot, public_key: str, taken: set[int]) -> None:
         """``docker run`` the machine; when a chosen port was grabbed meanwhile, choose again (3 tries)."""
-        name = settings.server_name(role)
-        seed = write_seed(settings, role, public_key)
-        self._ensure_volume(settings, role)
-        preferred_ssh = self._preferred(settings.local_ssh_port_base, index)
+        name = slot.name
+        seed = write_seed(settings, slot, public_key)
+        self._ensure_volume(settings, slot)
+        preferred_ssh = self._preferred(settings.local_ssh_port_base, slot.index)
         preferred_app = settings.local_app_port
+        label = slot.role if not slot.is_worker else slot.hostname
         for attempt in range(3):
             ports = Ports(
                 ssh=choose_port(preferred_ssh, taken),
-                app=choose_port(preferred_app, taken) if role == APP_ROLE else None,
+                app=choose_port(preferred_app, taken) if slot.role == APP_ROLE else None,
             )
             try:
-                docker_cli.run(run_args(settings, role, ports, seed), what=f"creating {name}")
+                docker_cli.run(run_args(settings, slot, ports, seed), what=f"creating {name}")
             except ProviderError as exc:
                 # `docker run` may leave a created-but-not-started container behind: never reuse that.
                 docker_cli.run(["rm", "--force", name], check=False)
@@ -386,8 +425,34 @@ class LocalProvider:
                 preferred_ssh = preferred_app = 0
                 continue
             app = f", app on {LOOPBACK}:{ports.app}" if ports.app else ""
-            self.progress(f"  {role:<11} created {name} (SSH on {LOOPBACK}:{ports.ssh}{app})")
+            self.progress(f"  {label:<11} created {name} (SSH on {LOOPBACK}:{ports.ssh}{app})")
             return
+
+    def _remove_container(self, settings: Settings, name: str) -> None:
+        """``docker rm --force`` our container ``name`` and forget its host key; leave a foreign one alone."""
+        container = docker_cli.inspect("container", name)
+        if container is None:
+            return
+        if not self._is_ours(settings, container):
+            self.progress(
+                f"  left {name} alone: it was not made by this launcher for prefix {settings.prefix}"
+            )
+            return
+        try:
+            ports = published_ports(container)
+        except ProviderError:
+            ports = None
+        docker_cli.run(["rm", "--force", "--volumes", name], what=f"removing {name}")
+        if ports is not None:
+            ssh.forget(settings.known_hosts, LOOPBACK, ports.ssh)
+        self.progress(f"  removed container {name}")
+
+    def _remove_volume(self, settings: Settings, volume: str) -> None:
+        """Remove ``volume`` when it carries our prefix label."""
+        info = docker_cli.inspect("volume", volume)
+        if info is not None and (info.get("Labels") or {}).get(LABEL_PREFIX) == settings.prefix:
+            docker_cli.run(["volume", "rm", "--force", volume], what=f"removing volume {volume}")
+            self.progress(f"  removed volume {volume}")
 
     @staticmethod
     def _check_key(settings: Settings, name: str, public_key: str) -> None:
@@ -418,7 +483,7 @@ class LocalProvider:
     @staticmethod
     def _is_ours(settings: Settings, container: dict[str, Any]) -> bool:
         labels = (container.get("Config") or {}).get("Labels") or {}
-        return labels.get(LABEL_PREFIX) == settings.prefix and labels.get(LABEL_ROLE) in ROLES
+        return labels.get(LABEL_PREFIX) == settings.prefix and labels.get(LABEL_ROLE) in OUR_ROLES
 
     def _own_container(self, settings: Settings, name: str) -> dict[str, Any] | None:
         container = docker_cli.inspect("container", name)
@@ -474,8 +539,8 @@ class LocalProvider:
                 "remove it, or choose another --prefix",
             )
 
-    def _ensure_volume(self, settings: Settings, role: str) -> None:
-        name = volume_name(settings.prefix, role)
+    def _ensure_volume(self, settings: Settings, slot: Slot) -> None:
+        name = volume_name(settings.prefix, slot.hostname)
         if docker_cli.inspect("volume", name) is None:
             docker_cli.run(
                 [
@@ -484,7 +549,7 @@ class LocalProvider:
                     "--label",
                     f"{LABEL_PREFIX}={settings.prefix}",
                     "--label",
-                    f"{LABEL_ROLE}={role}",
+                    f"{LABEL_ROLE}={slot.role}",
                     name,
                 ],
                 what=f"creating the volume {name}",

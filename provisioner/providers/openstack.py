@@ -1,18 +1,23 @@
-"""prodserver and devserver on OpenStack, through openstacksdk's cloud layer.
+"""prodserver, devserver and the worker machines on OpenStack, through openstacksdk's cloud layer.
 
 Credentials are the ecosystem's: ``openstack.connect(cloud=NAME)`` reads clouds.yaml, ``OS_CLOUD`` or the
 ``OS_*`` variables of an RC file (password or application credential). What ``up`` does, in order:
 
 1. keypair ``<key_name>`` from the user's public key (reused when it holds the same key);
-2. security groups ``<prefix>-prodserver`` (22 and 5100 from ``allowed_cidr``, both from devserver) and
-   ``<prefix>-devserver`` (22 from ``allowed_cidr`` and from prodserver);
-3. servers ``<prefix>-prodserver`` and ``<prefix>-devserver``: ACTIVE ones are reused (no POST), missing
-   ones are both requested before either is waited for, so they build concurrently; a server in ERROR is
-   reported with Nova's fault message, deleted, and the run fails;
+2. security groups ``<prefix>-prodserver`` (22 and 5100 from ``allowed_cidr``, both from devserver, and
+   RabbitMQ's 5672 from the workers' group only) and ``<prefix>-devserver`` (22 from ``allowed_cidr`` and
+   from prodserver); with workers, ``<prefix>-workers`` (22 from prodserver's group, nothing from
+   ``allowed_cidr``);
+3. servers ``<prefix>-prodserver``, ``<prefix>-devserver`` and ``<prefix>-worker-1..N``: ACTIVE ones are
+   reused (no POST), missing ones are all requested before any is waited for, so they build concurrently;
+   a server in ERROR is reported with Nova's fault message, deleted, and the run fails;
 4. a floating IP for prodserver (a free one is reused before a new one is allocated; none when the
    server's own address is public), and for devserver only with ``devserver_floating_ip`` -- otherwise
-   devserver is reached through prodserver;
+   devserver is reached through prodserver. Workers never get one: they are reached through prodserver;
 5. SSH and cloud-init (provisioner.wait).
+
+Workers numbered above N are left alone by ``up``; the launcher drains them (``surplus``), then deletes
+them (``remove_workers``), highest first.
 
 Everything created is recorded at once in ``<state_dir>/openstack-<prefix>.json``; ``down`` deletes only
 that (and servers tagged with our prefix), so a user's own resources are never removed.
@@ -23,13 +28,15 @@ from __future__ import annotations
 import contextlib
 import difflib
 import ipaddress
+import re
 import time
 from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
-from provisioner import cloudinit, keys, ssh
+from provisioner import cloudinit, fleet, keys, ssh
 from provisioner.errors import ConfigError, LauncherError, ProviderError, WaitTimeout
-from provisioner.machine import ROLES, Machine
+from provisioner.fleet import Slot
+from provisioner.machine import ROLES, WORKER_ROLE, Machine
 from provisioner.settings import Settings
 from provisioner.state import StateFile
 from provisioner.wait import say, wait_for_machines
@@ -41,11 +48,18 @@ Out = Callable[[str], None]
 Waiter = Callable[..., None]
 
 APP_PORT = 5100
+RABBITMQ_PORT = 5672
 META_PREFIX = "mlstack_prefix"
 META_ROLE = "mlstack_role"
-# role -> ports open from allowed_cidr, and the role whose security group may reach which ports
-CIDR_PORTS = {"prodserver": (22, APP_PORT), "devserver": (22,)}
-PEER_PORTS = {"prodserver": ("devserver", (22, APP_PORT)), "devserver": ("prodserver", (22,))}
+GROUPS = (*ROLES, WORKER_ROLE)
+# security group (named <prefix>-<group>) -> ports open from allowed_cidr
+CIDR_PORTS: dict[str, tuple[int, ...]] = {"prodserver": (22, APP_PORT), "devserver": (22,), WORKER_ROLE: ()}
+# security group -> (peer group, ports the peer's members may reach)
+PEER_PORTS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+    "prodserver": (("devserver", (22, APP_PORT)), (WORKER_ROLE, (RABBITMQ_PORT,))),
+    "devserver": (("prodserver", (22,)),),
+    WORKER_ROLE: (("prodserver", (22,)),),
+}
 CLOUDS_YAML_HINT = (
     "put your cloud in clouds.yaml (./clouds.yaml, ~/.config/openstack/clouds.yaml or "
     "/etc/openstack/clouds.yaml) and pass --cloud NAME or set OS_CLOUD=NAME, or source your OpenStack RC "
@@ -274,8 +288,25 @@ class OpenStackProvider:
             )
         return sorted(external, key=lambda n: n.name or "")[0]
 
-    def _get_server(self, conn: Connection, settings: Settings, role: str) -> Any:
-        return conn.get_server(settings.server_name(role), bare=True)
+    def _get_server(self, conn: Connection, name: str) -> Any:
+        return conn.get_server(name, bare=True)
+
+    def _existing_workers(self, conn: Connection, settings: Settings) -> dict[int, Any]:
+        """The servers named ``<prefix>-worker-<n>`` in the project, by n (one list call)."""
+        pattern = f"^{re.escape(settings.prefix)}-worker-"
+        found: dict[int, Any] = {}
+        for server in conn.compute.servers(details=True, name=pattern):
+            number = fleet.worker_number(settings.prefix, server.name or "")
+            if number is not None:
+                found[number] = server
+        return found
+
+    @staticmethod
+    def _is_ours(settings: Settings, state: StateFile, slot: Slot, server: Any) -> bool:
+        return (
+            state.section("servers").get(slot.hostname) == server.id
+            or (server.metadata or {}).get(META_PREFIX) == settings.prefix
+        )
 
     # ---- keypair and security groups -------------------------------------------------------------
 
@@ -317,12 +348,20 @@ class OpenStackProvider:
     def _ensure_security_groups(
         self, conn: Connection, settings: Settings, state: StateFile
     ) -> dict[str, Any]:
+        """prodserver's and devserver's groups, and the workers' group when there are (or were) workers."""
         groups: dict[str, Any] = {}
-        for role in ROLES:
+        descriptions = {
+            "prodserver": "mlstack prodserver: SSH and the app; RabbitMQ from the workers",
+            "devserver": "mlstack devserver: SSH",
+            WORKER_ROLE: "mlstack worker machines: SSH from prodserver only",
+        }
+        for role in GROUPS:
             name = settings.server_name(role)
             group = conn.get_security_group(name)
+            if group is None and role == WORKER_ROLE and not settings.workers:
+                continue
             if group is None:
-                group = conn.create_security_group(name, f"mlstack {role}: SSH (and the app on prodserver)")
+                group = conn.create_security_group(name, descriptions[role])
                 state.record("security_groups", role, group.id)
                 self.out(f"  security group {name}: created")
             else:
@@ -342,96 +381,97 @@ class OpenStackProvider:
                         direction="ingress",
                         ethertype=ethertype,
                     )
-            peer, ports = PEER_PORTS[role]
-            for port in ports:
-                if not self._has_rule(group, port, remote_group=groups[peer].id):
-                    conn.create_security_group_rule(
-                        group.id,
-                        port_range_min=port,
-                        port_range_max=port,
-                        protocol="tcp",
-                        remote_group_id=groups[peer].id,
-                        direction="ingress",
-                        ethertype="IPv4",
-                    )
+            for peer, ports in PEER_PORTS[role]:
+                if peer not in groups:
+                    continue
+                for port in ports:
+                    if not self._has_rule(group, port, remote_group=groups[peer].id):
+                        conn.create_security_group_rule(
+                            group.id,
+                            port_range_min=port,
+                            port_range_max=port,
+                            protocol="tcp",
+                            remote_group_id=groups[peer].id,
+                            direction="ingress",
+                            ethertype="IPv4",
+                        )
         return groups
 
     # ---- servers ------------------------------------------------------------------------------------
 
     def _delete_errored(
-        self, conn: Connection, settings: Settings, role: str, server: Any, state: StateFile
+        self, conn: Connection, settings: Settings, slot: Slot, server: Any, state: StateFile
     ) -> None:
-        name = settings.server_name(role)
         fault = _fault(server)
-        self.out(f"  {role:<11} ERROR: {fault}; deleting {name}")
+        self.out(f"  {slot.hostname:<11} ERROR: {fault}; deleting {slot.name}")
         conn.delete_server(server.id, wait=True, timeout=settings.server_timeout)
-        state.forget("servers", role)
+        state.forget("servers", slot.hostname)
         raise ProviderError(
-            f"server {name} went to ERROR; Nova says: {fault}",
+            f"server {slot.name} went to ERROR; Nova says: {fault}",
             "it has been deleted; run again to retry (another --flavor or --image if the fault names them); "
             f"what was created is recorded in {state.path} and removed with --destroy",
         )
 
     def _create_server(
-        self, conn: Connection, settings: Settings, role: str, image: Any, flavor: Any, network: Any
+        self, conn: Connection, settings: Settings, slot: Slot, image: Any, flavor: Any, network: Any
     ) -> Any:
-        name = settings.server_name(role)
-        userdata = cloudinit.render(role, keys.public_key_text(settings))
+        userdata = cloudinit.render(slot.role, keys.public_key_text(settings))
+        meta = {META_PREFIX: settings.prefix, META_ROLE: slot.role}
         server = conn.create_server(
-            name,
+            slot.name,
             image=image,
             flavor=flavor,
             network=network,
             key_name=settings.keypair_name,
             userdata=userdata,
-            security_groups=[name],
-            meta={META_PREFIX: settings.prefix, META_ROLE: role},
+            security_groups=[settings.server_name(slot.role)],
+            meta=meta,
             auto_ip=False,
             wait=False,
         )
         self.out(
-            f"  {role:<11} {name}: requested "
+            f"  {slot.hostname:<11} {slot.name}: requested "
             f"(image {image.name}, flavor {flavor.name}, network {network.name})"
         )
         return server
 
     def _wait_active(
-        self, conn: Connection, settings: Settings, ids: dict[str, str], state: StateFile
-    ) -> dict[str, Any]:
+        self, conn: Connection, settings: Settings, ids: dict[Slot, str], state: StateFile
+    ) -> dict[Slot, Any]:
         from openstack import exceptions as sdk
 
         start = time.monotonic()
-        last: dict[str, str] = {}
+        last: dict[Slot, str] = {}
         last_line = 0.0
-        ready: dict[str, Any] = {}
+        ready: dict[Slot, Any] = {}
         pending = dict(ids)
         while pending:
             elapsed = time.monotonic() - start
-            for role, server_id in list(pending.items()):
+            for slot, server_id in list(pending.items()):
                 try:
                     server = conn.compute.get_server(server_id)
                 except sdk.NotFoundException:
-                    state.forget("servers", role)
+                    state.forget("servers", slot.hostname)
                     raise ProviderError(
-                        f"server {settings.server_name(role)} disappeared while it was being built",
+                        f"server {slot.name} disappeared while it was being built",
                         "run again to create it anew",
                     ) from None
                 task = getattr(server, "task_state", None)
                 label = server.status + (f" ({task})" if task else "")
-                if label != last.get(role) or elapsed - last_line >= 15:
-                    self.out(f"  {role:<11} {settings.server_name(role)}: {label} ({elapsed:.0f}s)")
-                    last[role] = label
+                if label != last.get(slot) or elapsed - last_line >= 15:
+                    self.out(f"  {slot.hostname:<11} {slot.name}: {label} ({elapsed:.0f}s)")
+                    last[slot] = label
                 if server.status == "ACTIVE":
-                    ready[role] = server
-                    del pending[role]
+                    ready[slot] = server
+                    del pending[slot]
                 elif server.status == "ERROR":
-                    self._delete_errored(conn, settings, role, server, state)
+                    self._delete_errored(conn, settings, slot, server, state)
             if elapsed - last_line >= 15:
                 last_line = elapsed
             if not pending:
                 break
             if elapsed >= settings.server_timeout:
-                waiting = ", ".join(f"{settings.server_name(r)} ({last.get(r, '?')})" for r in pending)
+                waiting = ", ".join(f"{slot.name} ({last.get(slot, '?')})" for slot in pending)
                 raise WaitTimeout(
                     f"servers not ACTIVE after {settings.server_timeout:.0f}s: {waiting}",
                     "look at them with `openstack server show NAME` and `openstack console log show NAME`; "
@@ -442,39 +482,41 @@ class OpenStackProvider:
 
     def _servers_up(
         self, conn: Connection, settings: Settings, state: StateFile
-    ) -> tuple[dict[str, Any], set[str]]:
-        """ACTIVE servers for both roles, and the names of those created in this run."""
-        existing = {role: self._get_server(conn, settings, role) for role in ROLES}
-        for role, server in existing.items():
+    ) -> tuple[dict[Slot, Any], set[str]]:
+        """ACTIVE servers for every wanted slot, and the names of those created in this run."""
+        slots = fleet.wanted(settings)
+        existing = {slot: self._get_server(conn, slot.name) for slot in slots}
+        for slot, server in existing.items():
             if server is not None and server.status == "ERROR":
-                self._delete_errored(conn, settings, role, server, state)
-        ids: dict[str, str] = {}
+                self._delete_errored(conn, settings, slot, server, state)
+        ids: dict[Slot, str] = {}
         created: set[str] = set()
-        missing = [role for role in ROLES if existing[role] is None]
+        missing = [slot for slot in slots if existing[slot] is None]
         if missing:
             image = self._find_image(conn, settings.image)
             flavor = self._find_flavor(conn, settings.flavor)
             network = self._find_network(conn, settings.network)
-            for role in missing:
-                server = self._create_server(conn, settings, role, image, flavor, network)
-                state.record("servers", role, server.id)
-                ids[role] = server.id
-                created.add(settings.server_name(role))
-        for role, server in existing.items():
+            for slot in missing:
+                server = self._create_server(conn, settings, slot, image, flavor, network)
+                state.record("servers", slot.hostname, server.id)
+                ids[slot] = server.id
+                created.add(slot.name)
+        for slot, server in existing.items():
             if server is None:
                 continue
             if server.status == "ACTIVE":
-                self.out(f"  {role:<11} {server.name}: reused (ACTIVE)")
+                self.out(f"  {slot.hostname:<11} {server.name}: reused (ACTIVE)")
             elif server.status == "SHUTOFF":
-                self.out(f"  {role:<11} {server.name}: SHUTOFF, starting it")
+                self.out(f"  {slot.hostname:<11} {server.name}: SHUTOFF, starting it")
                 conn.compute.start_server(server)
             elif server.status not in ("BUILD", "REBOOT", "HARD_REBOOT"):
                 raise ProviderError(
                     f"server {server.name} is {server.status}; the launcher only reuses ACTIVE servers",
                     "bring it back to ACTIVE (`openstack server show`) or remove it with --destroy",
                 )
-            ids[role] = server.id
-        return self._wait_active(conn, settings, ids, state), created
+            ids[slot] = server.id
+        active = self._wait_active(conn, settings, ids, state)
+        return {slot: active[slot] for slot in slots}, created
 
     # ---- floating IPs -------------------------------------------------------------------------------
 
@@ -502,11 +544,41 @@ class OpenStackProvider:
         self.out(f"  {role:<11} floating IP {fip.floating_ip_address}: allocated from {network.name}")
         return fip.floating_ip_address
 
+    def _behind_prodserver(
+        self, settings: Settings, server: Any, role: str, jump_host: str | None, **extra: str
+    ) -> Machine:
+        """The record of a machine reached through prodserver; devserver is reached at its own public
+        address when it has one. Workers always go through prodserver: their security group lets SSH in
+        from prodserver's group only."""
+        fixed, floating = _addresses(server)
+        if role != WORKER_ROLE and (floating or _is_public(fixed)):
+            address, jump = str(floating or fixed), None
+        else:
+            if not fixed:
+                raise ProviderError(f"server {server.name} has no IPv4 address")
+            if jump_host is None:
+                raise ProviderError(
+                    f"server {server.name} is reached through prodserver, which has no public address",
+                    "run the launcher again so that prodserver exists and has a floating IP, or --destroy",
+                )
+            address, jump = fixed, f"{settings.ssh_user}@{jump_host}:22"
+        return Machine(
+            name=server.name,
+            role=role,
+            address=address,
+            user=settings.ssh_user,
+            key_path=settings.private_key,
+            private_address=fixed or address,
+            proxy_jump=jump,
+            extra=dict(extra),
+        )
+
     def _machines(
-        self, conn: Connection, settings: Settings, servers: dict[str, Any], state: StateFile
+        self, conn: Connection, settings: Settings, servers: dict[Slot, Any], state: StateFile
     ) -> list[Machine]:
         fips = list(conn.list_floating_ips())
-        prod = servers["prodserver"]
+        by_role = {slot.role: server for slot, server in servers.items() if not slot.is_worker}
+        prod = by_role["prodserver"]
         prod_public = self._public_address(conn, settings, "prodserver", prod, state, fips)
         machines = [
             Machine(
@@ -518,34 +590,46 @@ class OpenStackProvider:
                 private_address=_addresses(prod)[0] or prod_public,
             )
         ]
-        dev = servers["devserver"]
-        dev_fixed, dev_floating = _addresses(dev)
+        dev = by_role["devserver"]
         if settings.devserver_floating_ip:
             dev_address = self._public_address(conn, settings, "devserver", dev, state, fips)
-            jump = None
-        elif dev_floating or _is_public(dev_fixed):
-            dev_address, jump = str(dev_floating or dev_fixed), None
-        else:
-            if not dev_fixed:
-                raise ProviderError(f"server {dev.name} has no IPv4 address")
-            dev_address, jump = dev_fixed, f"{settings.ssh_user}@{prod_public}:22"
-        machines.append(
-            Machine(
-                name=dev.name,
-                role="devserver",
-                address=dev_address,
-                user=settings.ssh_user,
-                key_path=settings.private_key,
-                private_address=dev_fixed or dev_address,
-                proxy_jump=jump,
+            machines.append(
+                Machine(
+                    name=dev.name,
+                    role="devserver",
+                    address=dev_address,
+                    user=settings.ssh_user,
+                    key_path=settings.private_key,
+                    private_address=_addresses(dev)[0] or dev_address,
+                )
             )
-        )
+        else:
+            machines.append(self._behind_prodserver(settings, dev, "devserver", prod_public))
+        for slot, server in servers.items():
+            if slot.is_worker:
+                machines.append(self._behind_prodserver(settings, server, WORKER_ROLE, prod_public))
         return machines
+
+    def _jump_host(self, conn: Connection, settings: Settings) -> str | None:
+        """prodserver's public address (floating, or its own when public), or None."""
+        prod = self._get_server(conn, settings.server_name("prodserver"))
+        if prod is None:
+            return None
+        fixed, floating = _addresses(prod)
+        if floating:
+            return floating
+        if _is_public(fixed):
+            return fixed
+        for fip in conn.list_floating_ips():
+            if fip.port_id and fixed and fip.fixed_ip_address == fixed:
+                return str(fip.floating_ip_address)
+        return None
 
     # ---- the Provider verbs -------------------------------------------------------------------------
 
     def up(self, settings: Settings) -> list[Machine]:
-        """Create or reuse everything, wait until both machines are ready; the Machine records."""
+        """Create or reuse everything, wait until every machine is ready; the Machine records (prodserver,
+        devserver, worker-1..N)."""
         conn = self.connect(settings)  # credentials first: no key is generated for a run that cannot start
         settings = keys.resolve(settings)
         state = self.state_file(settings)
@@ -562,31 +646,74 @@ class OpenStackProvider:
         self.waiter(machines, settings, new=created, progress=self.out)
         return machines
 
+    def surplus(self, settings: Settings) -> list[Machine]:
+        """The worker servers numbered above ``settings.workers``, highest first, reached through
+        prodserver (``extra["running"]`` is "no" unless ACTIVE)."""
+        conn = self.connect(settings)
+        with cloud_errors(settings):
+            existing = self._existing_workers(conn, settings)
+            numbers = fleet.surplus(settings, existing)
+            if not numbers:
+                return []
+            jump = self._jump_host(conn, settings)
+            return [
+                self._behind_prodserver(
+                    settings,
+                    existing[n],
+                    WORKER_ROLE,
+                    jump,
+                    status=str(existing[n].status),
+                    running="yes" if existing[n].status == "ACTIVE" else "no",
+                )
+                for n in numbers
+            ]
+
+    def remove_workers(self, settings: Settings, machines: list[Machine]) -> None:
+        """Delete these worker servers, in this order (only those the launcher made)."""
+        conn = self.connect(settings)
+        state = self.state_file(settings)
+        with cloud_errors(settings):
+            for machine in machines:
+                slot = fleet.slot_for(settings, machine.name)
+                if slot is None or not slot.is_worker:
+                    raise ProviderError(f"{machine.name} is not a worker machine of prefix {settings.prefix}")
+                if self._delete_ours(conn, settings, state, slot):
+                    self.out(f"  {slot.hostname:<11} deleted server {slot.name}")
+
+    def _delete_ours(self, conn: Connection, settings: Settings, state: StateFile, slot: Slot) -> str | None:
+        """Delete the server of ``slot`` when the launcher made it; what was removed, for the report."""
+        server = self._get_server(conn, slot.name)
+        if server is None:
+            state.forget("servers", slot.hostname)
+            return None
+        if not self._is_ours(settings, state, slot, server):
+            self.out(f"  {server.name}: not created by this launcher, left alone")
+            return None
+        fixed, floating = _addresses(server)
+        conn.delete_server(server.id, wait=True, timeout=settings.server_timeout)
+        state.forget("servers", slot.hostname)
+        for address in (fixed, floating):
+            if address:
+                ssh.forget(settings.known_hosts, address)
+        return f"server {server.name}"
+
     def down(self, settings: Settings) -> None:
-        """Delete the servers, then the floating IPs, keypair and security groups this launcher created."""
+        """Delete the servers (workers first, highest first), then the floating IPs, keypair and security
+        groups this launcher created."""
         conn = self.connect(settings)
         state = self.state_file(settings)
         removed: list[str] = []
         with cloud_errors(settings):
-            for role in ROLES:
-                server = self._get_server(conn, settings, role)
-                if server is None:
-                    state.forget("servers", role)
-                    continue
-                ours = (
-                    state.section("servers").get(role) == server.id
-                    or (server.metadata or {}).get(META_PREFIX) == settings.prefix
-                )
-                if not ours:
-                    self.out(f"  {server.name}: not created by this launcher, left alone")
-                    continue
-                fixed, floating = _addresses(server)
-                conn.delete_server(server.id, wait=True, timeout=settings.server_timeout)
-                state.forget("servers", role)
-                for address in (fixed, floating):
-                    if address:
-                        ssh.forget(settings.known_hosts, address)
-                removed.append(f"server {server.name}")
+            numbers = set(self._existing_workers(conn, settings))
+            for hostname in state.section("servers"):  # recorded, but perhaps renamed or hidden meanwhile
+                number = fleet.worker_number(settings.prefix, settings.server_name(hostname))
+                if number is not None:
+                    numbers.add(number)
+            slots = [fleet.worker(settings, n) for n in sorted(numbers, reverse=True)]
+            for slot in slots + fleet.servers(settings):
+                what = self._delete_ours(conn, settings, state, slot)
+                if what:
+                    removed.append(what)
             for fip_id, address in list(state.section("floating_ips").items()):
                 if conn.delete_floating_ip(fip_id):
                     removed.append(f"floating IP {address}")
@@ -609,12 +736,14 @@ class OpenStackProvider:
             self.out("  nothing to remove")
 
     def status(self, settings: Settings) -> list[Machine]:
-        """The servers that exist for the prefix (status in ``extra['status']``)."""
+        """The servers that exist for the prefix, workers included (status in ``extra['status']``)."""
         conn = self.connect(settings)
         machines: list[Machine] = []
         with cloud_errors(settings):
-            for role in ROLES:
-                server = self._get_server(conn, settings, role)
+            found = [(role, self._get_server(conn, settings.server_name(role))) for role in ROLES]
+            workers = self._existing_workers(conn, settings)
+            found += [(WORKER_ROLE, workers[n]) for n in sorted(workers)]
+            for role, server in found:
                 if server is None:
                     continue
                 fixed, floating = _addresses(server)
@@ -648,16 +777,26 @@ class OpenStackProvider:
         existing_key = conn.get_keypair(name)
         key_source = settings.public_key or "the user's key or a new project key under .ssh/"
         lines.append(f"keypair {name}: " + ("reuse" if existing_key else f"create from {key_source}"))
-        for role in ROLES:
+        with_workers = (
+            bool(settings.workers) or conn.get_security_group(settings.server_name(WORKER_ROLE)) is not None
+        )
+        for role in GROUPS:
+            if role == WORKER_ROLE and not with_workers:
+                continue
             group = settings.server_name(role)
-            ports = ", ".join(str(p) for p in CIDR_PORTS[role])
-            verb = "reuse" if conn.get_security_group(group) else "create"
-            lines.append(f"security group {group}: {verb} (tcp {ports} from {settings.allowed_cidr})")
-        to_create = []
-        for role in ROLES:
-            server = self._get_server(conn, settings, role)
+            verb = "reuse" if conn.get_security_group(group) is not None else "create"
+            opened = []
+            if CIDR_PORTS[role]:
+                opened.append(f"tcp {', '.join(map(str, CIDR_PORTS[role]))} from {settings.allowed_cidr}")
+            for peer, ports in PEER_PORTS[role]:
+                if peer != WORKER_ROLE or with_workers:
+                    opened.append(f"tcp {', '.join(map(str, ports))} from {settings.server_name(peer)}")
+            lines.append(f"security group {group}: {verb} ({'; '.join(opened)})")
+        to_create: list[Slot] = []
+        for slot in fleet.wanted(settings):
+            server = self._get_server(conn, slot.name)
             if server is None:
-                to_create.append(role)
+                to_create.append(slot)
             elif server.status == "ERROR":
                 lines.append(
                     f"server {server.name}: in ERROR ({_fault(server)}): would be deleted and reported"
@@ -668,11 +807,17 @@ class OpenStackProvider:
             image = self._find_image(conn, settings.image)
             flavor = self._find_flavor(conn, settings.flavor)
             network = self._find_network(conn, settings.network)
-            for role in to_create:
+            for slot in to_create:
                 lines.append(
-                    f"server {settings.server_name(role)}: create (image {image.name}, flavor {flavor.name}, "
-                    f"network {network.name}, cloud-init {cloudinit.TEMPLATES[role]})"
+                    f"server {slot.name}: create (image {image.name}, flavor {flavor.name}, "
+                    f"network {network.name}, cloud-init {cloudinit.TEMPLATES[slot.role]})"
                 )
+        existing = self._existing_workers(conn, settings)
+        for number in fleet.surplus(settings, existing):
+            lines.append(
+                f"server {existing[number].name}: drain, then delete (workers={settings.workers}; "
+                "the highest-numbered go first)"
+            )
         free = [f for f in conn.list_floating_ips() if not f.port_id]
         fip_plan = f"reuse free {free[0].floating_ip_address}" if free else "allocate one"
         lines.append(f"floating IP for prodserver: keep its own, else {fip_plan}")
@@ -680,12 +825,17 @@ class OpenStackProvider:
             "devserver: "
             + ("a floating IP too" if settings.devserver_floating_ip else "reached through prodserver")
         )
+        if settings.workers:
+            lines.append("workers: no floating IP, reached through prodserver")
         return lines
 
     def _plan_down(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
         lines = []
+        workers = self._existing_workers(conn, settings)
+        for number in sorted(workers, reverse=True):
+            lines.append(f"delete server {workers[number].name} ({workers[number].status})")
         for role in ROLES:
-            server = self._get_server(conn, settings, role)
+            server = self._get_server(conn, settings.server_name(role))
             if server is not None:
                 lines.append(f"delete server {server.name} ({server.status})")
         for address in state.section("floating_ips").values():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provisioner import fleet
 from provisioner.docker_cli import error_text
 from provisioner.errors import LauncherError, ProviderError
 from provisioner.providers import get_provider
@@ -17,6 +18,7 @@ from provisioner.providers.local import (
     LocalProvider,
     Ports,
     choose_port,
+    machine_record,
     meta_data,
     published_ports,
     run_args,
@@ -36,7 +38,8 @@ def test_get_provider_local_returns_the_local_provider():
 
 
 def test_run_args_carry_the_contracted_flags_and_nothing_privileged(tmp_path):
-    args = run_args(settings(tmp_path), "prodserver", Ports(ssh=40022, app=40100), tmp_path / "seed")
+    s = settings(tmp_path)
+    args = run_args(s, fleet.server(s, "prodserver"), Ports(ssh=40022, app=40100), tmp_path / "seed")
     joined = " ".join(args)
     assert "--privileged" not in args
     for flag in RUN_FLAGS:
@@ -55,9 +58,48 @@ def test_run_args_carry_the_contracted_flags_and_nothing_privileged(tmp_path):
 
 
 def test_devserver_publishes_ssh_only(tmp_path):
-    args = run_args(settings(tmp_path), "devserver", Ports(ssh=40023), tmp_path / "seed")
+    s = settings(tmp_path)
+    args = run_args(s, fleet.server(s, "devserver"), Ports(ssh=40023), tmp_path / "seed")
     published = [args[i + 1] for i, a in enumerate(args) if a == "--publish"]
     assert published == ["127.0.0.1:40023:22"]
+
+
+def test_a_worker_machine_is_named_labelled_and_published_like_the_others(tmp_path):
+    s = settings(tmp_path, workers=3)
+    slot = fleet.worker(s, 2)
+    args = run_args(s, slot, Ports(ssh=40025), tmp_path / "seed")
+    joined = " ".join(args)
+    assert "--privileged" not in args
+    for flag in RUN_FLAGS:
+        assert flag in args
+    assert "--name unit-worker-2 --hostname worker-2" in joined
+    assert "--label org.mlstack.prefix=unit --label org.mlstack.role=workers" in joined
+    assert "--network unit-net --network-alias worker-2" in joined
+    assert "--volume unit-worker-2-docker:/var/lib/docker" in joined
+    published = [args[i + 1] for i, a in enumerate(args) if a == "--publish"]
+    assert published == ["127.0.0.1:40025:22"], "SSH on loopback only, no app port"
+
+
+def test_a_worker_record_has_its_alias_as_private_address(tmp_path):
+    s = settings(tmp_path)
+    container = {
+        "Name": "/unit-worker-3",
+        "Id": "abc",
+        "Config": {"Labels": {"org.mlstack.prefix": "unit", "org.mlstack.role": "workers"}},
+        "State": {"Status": "exited", "Running": False},
+        "HostConfig": {"PortBindings": {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40026"}]}},
+        "NetworkSettings": {"Networks": {"unit-net": {"IPAddress": "172.30.0.9"}}},
+    }
+    machine = machine_record(s, container)
+    assert (machine.name, machine.role, machine.address, machine.port) == (
+        "unit-worker-3",
+        "workers",
+        "127.0.0.1",
+        40026,
+    )
+    assert machine.private_address == "worker-3"
+    assert machine.app_port is None
+    assert machine.extra["running"] == "no"
 
 
 def test_published_ports_read_back_from_docker_inspect():
@@ -84,7 +126,8 @@ def test_meta_data_is_nocloud_yaml_whose_instance_id_follows_the_user_data():
 
 
 def test_write_seed_renders_the_cloud_init_template_with_the_key(tmp_path):
-    directory = write_seed(settings(tmp_path), "devserver", KEY)
+    s = settings(tmp_path)
+    directory = write_seed(s, fleet.server(s, "devserver"), KEY)
     assert directory == tmp_path / "state" / "local" / "unit-devserver" / "seed"
     user_data = (directory / "user-data").read_text()
     assert user_data.startswith("#cloud-config\n")
@@ -92,6 +135,20 @@ def test_write_seed_renders_the_cloud_init_template_with_the_key(tmp_path):
     appuser = next(u for u in config["users"] if isinstance(u, dict) and u.get("name") == "appuser")
     assert appuser["ssh_authorized_keys"] == [KEY]
     assert yaml.safe_load((directory / "meta-data").read_text())["local-hostname"] == "devserver"
+
+
+def test_a_worker_seed_uses_prodservers_template_and_its_own_hostname(tmp_path):
+    s = settings(tmp_path)
+    directory = write_seed(s, fleet.worker(s, 1), KEY)
+    assert directory == tmp_path / "state" / "local" / "unit-worker-1" / "seed"
+    user_data = (directory / "user-data").read_text()
+    config = yaml.safe_load(user_data)
+    appuser = next(u for u in config["users"] if isinstance(u, dict) and u.get("name") == "appuser")
+    assert appuser["ssh_authorized_keys"] == [KEY]
+    assert appuser["sudo"] == "ALL=(ALL) NOPASSWD:ALL"
+    meta = yaml.safe_load((directory / "meta-data").read_text())
+    assert meta["local-hostname"] == "worker-1"
+    assert meta["instance-id"].startswith("unit-worker-1-")
 
 
 def test_choose_port_prefers_the_setting_and_falls_back_when_busy():

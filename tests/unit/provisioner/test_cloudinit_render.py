@@ -13,7 +13,7 @@ from provisioner.errors import ConfigError
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7e4T2lO3bH9f0Jt7JqZ2cV3l5v7n9p1r3t5v7x9z1B user@host # : odd"
 
 
-@pytest.mark.parametrize("role", ["prodserver", "devserver"])
+@pytest.mark.parametrize("role", ["prodserver", "devserver", "workers"])
 def test_render_creates_appuser_with_the_key(role):
     text = cloudinit.render(role, KEY + "\n")
     assert text.splitlines()[0] == "#cloud-config"
@@ -40,6 +40,11 @@ def test_render_creates_appuser_with_the_key(role):
 def test_render_refuses_what_is_not_one_public_key(bad):
     with pytest.raises(ConfigError, match="not a single OpenSSH public key"):
         cloudinit.render("prodserver", bad)
+
+
+def test_worker_machines_get_prodservers_template():
+    assert cloudinit.template_path("workers") == cloudinit.template_path("prodserver")
+    assert cloudinit.render("workers", KEY) == cloudinit.render("prodserver", KEY)
 
 
 def test_unknown_role():

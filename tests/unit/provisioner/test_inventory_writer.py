@@ -43,7 +43,8 @@ def test_groups_and_host_variables(tmp_path):
     path = write_inventory([PROD, DEV], tmp_path / "inventory", KH)
     assert path == tmp_path / "inventory" / "hosts.yml"
     groups = load(path)["all"]["children"]
-    assert set(groups) == {"prodserver", "devserver"}
+    assert set(groups) == {"prodserver", "devserver", "workers"}
+    assert groups["workers"] == {"hosts": {}}
     prod = groups["prodserver"]["hosts"]["prodserver"]
     assert prod["ansible_host"] == "127.0.0.1"
     assert prod["ansible_port"] == 2222
@@ -82,9 +83,63 @@ def test_proxy_jump_for_a_machine_without_public_address(tmp_path):
 
 
 def test_workers_group_when_there_are_workers(tmp_path):
-    worker = Machine(name="mlstack-worker-1", role="workers", address="127.0.0.1", port=2224, key_path=KEY)
-    groups = load(write_inventory([PROD, DEV, worker], tmp_path))["all"]["children"]
+    worker = Machine(
+        name="mlstack-worker-1",
+        role="workers",
+        address="127.0.0.1",
+        port=2224,
+        key_path=KEY,
+        private_address="worker-1",
+    )
+    groups = load(write_inventory([PROD, DEV, worker], tmp_path, KH))["all"]["children"]
     assert list(groups["workers"]["hosts"]) == ["mlstack-worker-1"]
+    host = groups["workers"]["hosts"]["mlstack-worker-1"]
+    assert (host["ansible_host"], host["ansible_port"], host["ansible_user"]) == (
+        "127.0.0.1",
+        2224,
+        "appuser",
+    )
+    assert host["private_address"] == "worker-1"
+    assert host["ansible_ssh_private_key_file"] == str(KEY)
+    assert "ProxyCommand" not in host["ansible_ssh_common_args"], "published on loopback: no jump"
+    assert "app_port" not in host
+
+
+def test_an_empty_workers_group_without_workers(tmp_path):
+    groups = load(write_inventory([PROD, DEV], tmp_path))["all"]["children"]
+    assert groups["workers"] == {"hosts": {}}
+
+
+def test_workers_without_a_public_address_are_reached_through_prodserver(tmp_path):
+    bastion = Machine(
+        name="p-prodserver",
+        role="prodserver",
+        address="203.0.113.5",
+        key_path=KEY,
+        private_address="10.0.0.5",
+    )
+    workers = [
+        Machine(
+            name=f"p-worker-{n}",
+            role="workers",
+            address=f"10.0.0.{20 + n}",
+            key_path=KEY,
+            private_address=f"10.0.0.{20 + n}",
+            proxy_jump="appuser@203.0.113.5:22",
+        )
+        for n in (1, 2)
+    ]
+    groups = load(write_inventory([bastion, *workers], tmp_path, KH))["all"]["children"]
+    assert list(groups["workers"]["hosts"]) == ["p-worker-1", "p-worker-2"]
+    for n in (1, 2):
+        host = groups["workers"]["hosts"][f"p-worker-{n}"]
+        assert host["ansible_host"] == host["private_address"] == f"10.0.0.{20 + n}"
+        args = shlex.split(host["ansible_ssh_common_args"])
+        proxy = shlex.split(
+            next(a for a in args if a.startswith("ProxyCommand=")).removeprefix("ProxyCommand=")
+        )
+        assert proxy[-1] == "appuser@203.0.113.5" and "-W" in proxy and str(KEY) in proxy
+        assert f"UserKnownHostsFile={KH}" in proxy
 
 
 def test_group_vars_are_never_touched_and_no_temp_files_remain(tmp_path):
