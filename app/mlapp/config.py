@@ -1,0 +1,122 @@
+"""The app's settings, read once from the environment into a frozen record.
+
+Variables (all optional; defaults in brackets):
+  CELERY_BROKER_URL        full broker URL; when unset it is built from the RABBITMQ_* variables
+  RABBITMQ_HOST [localhost], RABBITMQ_PORT [5672], RABBITMQ_USER [guest], RABBITMQ_PASSWORD [guest],
+  RABBITMQ_VHOST [/]       the broker, when CELERY_BROKER_URL is unset (user/password are URL-encoded)
+  CELERY_RESULT_BACKEND    [rpc://] results travel back over RabbitMQ, no extra service
+  FLASK_SECRET_KEY         Flask's secret key [a random one per process]
+  PREDICT_TIMEOUT          seconds a request waits for a worker before answering 503 [10]
+  HEALTH_TIMEOUT           seconds /healthz waits for the broker and for worker pings [2]
+  PREDICT_MAX_ROWS         rows accepted by one POST /api/predict [1000]
+  MAX_CONTENT_LENGTH       bytes accepted in one request body, larger -> 413 [524288]
+  PREDICT_TASK             task the API sends [model.predict]; the benchmark points it at
+                           model.predict_reload_each_time to measure the original lab's pattern
+  SAMPLE_ROWS              rows shown in the /predictions table [20]
+  MODEL_DIR                worker: directory holding model.keras and metadata.json [/srv/model]
+  DATA_FILE                worker: the data set CSV evaluated by /predictions [/srv/data/dataset.csv]
+  WORKER_CONCURRENCY       worker: processes per worker container [1]
+  MLAPP_TEST_TASK_DELAY    worker, tests only: seconds each task sleeps first [0]
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mlapp.features import DEFAULT_MAX_ROWS
+
+MODEL_FILENAME = "model.keras"
+METADATA_FILENAME = "metadata.json"
+MAX_SAMPLE_ROWS = 200  # rows of the /predictions table at most
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    broker_url: str = "amqp://guest:guest@localhost:5672//"
+    result_backend: str = "rpc://"
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    predict_timeout: float = 10.0
+    health_timeout: float = 2.0
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_content_length: int = 512 * 1024
+    predict_task: str = "model.predict"
+    sample_rows: int = 20
+    model_dir: Path = Path("/srv/model")
+    data_file: Path = Path("/srv/data/dataset.csv")
+    worker_concurrency: int = 1
+    test_task_delay: float = 0.0
+
+    @property
+    def model_path(self) -> Path:
+        return self.model_dir / MODEL_FILENAME
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.model_dir / METADATA_FILENAME
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            broker_url=env.get("CELERY_BROKER_URL") or broker_url_from(env),
+            result_backend=env.get("CELERY_RESULT_BACKEND") or defaults.result_backend,
+            secret_key=env.get("FLASK_SECRET_KEY") or defaults.secret_key,
+            predict_timeout=_positive(env, "PREDICT_TIMEOUT", float, defaults.predict_timeout),
+            health_timeout=_positive(env, "HEALTH_TIMEOUT", float, defaults.health_timeout),
+            max_rows=_positive(env, "PREDICT_MAX_ROWS", int, defaults.max_rows),
+            max_content_length=_positive(env, "MAX_CONTENT_LENGTH", int, defaults.max_content_length),
+            predict_task=env.get("PREDICT_TASK") or defaults.predict_task,
+            sample_rows=_positive(env, "SAMPLE_ROWS", int, defaults.sample_rows),
+            model_dir=Path(env.get("MODEL_DIR") or defaults.model_dir),
+            data_file=Path(env.get("DATA_FILE") or defaults.data_file),
+            worker_concurrency=_positive(env, "WORKER_CONCURRENCY", int, defaults.worker_concurrency),
+            test_task_delay=_non_negative(env, "MLAPP_TEST_TASK_DELAY", defaults.test_task_delay),
+        )
+
+
+def broker_url_from(env: Mapping[str, str]) -> str:
+    """An amqp:// URL from RABBITMQ_HOST/PORT/USER/PASSWORD/VHOST, credentials URL-encoded."""
+    host = env.get("RABBITMQ_HOST") or "localhost"
+    port = _positive(env, "RABBITMQ_PORT", int, 5672)
+    user = quote(env.get("RABBITMQ_USER") or "guest", safe="")
+    password = quote(env.get("RABBITMQ_PASSWORD") or "guest", safe="")
+    vhost = quote(env.get("RABBITMQ_VHOST") or "/", safe="")
+    return f"amqp://{user}:{password}@{host}:{port}/{vhost}"
+
+
+def _positive(env: Mapping[str, str], name: str, kind: type[int] | type[float], default: float) -> Any:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {expected}") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than 0")
+    return value
+
+
+def _non_negative(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value >= 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value

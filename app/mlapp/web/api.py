@@ -1,0 +1,59 @@
+"""The JSON API under /api.
+
+POST /api/predict takes one row or a list of rows of the 8 features (see mlapp.features for the accepted
+shapes and limits) and answers {"count", "predictions": [{"outcome", "probability"}], "model", "worker"}.
+Bad input -> 400, a body over MAX_CONTENT_LENGTH -> 413, no worker/broker within PREDICT_TIMEOUT -> 503.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from mlapp.celery_app import EVALUATE_TASK
+from mlapp.features import FEATURES, MAX_FEATURE_VALUE, parse_json, parse_rows
+from mlapp.web.context import web_context
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("")
+@bp.get("/")
+def index() -> Response:
+    config = web_context().config
+    return jsonify(
+        endpoints={
+            "predict": url_for("api.predict"),
+            "accuracy": url_for("api.accuracy"),
+            "health": url_for("health.healthz"),
+        },
+        features=list(FEATURES),
+        limits={
+            "max_rows": config.max_rows,
+            "max_content_length": config.max_content_length,
+            "min_value": 0,
+            "max_value": MAX_FEATURE_VALUE,
+        },
+        timeout_seconds=config.predict_timeout,
+    )
+
+
+@bp.post("/predict")
+def predict() -> Response:
+    ctx = web_context()
+    rows = parse_rows(parse_json(request.get_data(cache=False)), ctx.config.max_rows)
+    result: dict[str, Any] = ctx.dispatcher.call(ctx.config.predict_task, rows)
+    return jsonify(
+        count=len(result["predictions"]),
+        predictions=result["predictions"],
+        model=result.get("model"),
+        worker=result.get("worker"),
+    )
+
+
+@bp.get("/accuracy")
+def accuracy() -> Response:
+    result: dict[str, Any] = web_context().dispatcher.call(EVALUATE_TASK, 0)
+    result.pop("sample", None)
+    return jsonify(result)

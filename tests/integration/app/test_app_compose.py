@@ -1,0 +1,185 @@
+"""The containers: both image targets build from the local base image (no registry), the compose stack
+comes up with two workers on 127.0.0.1 ports, answers /healthz and a prediction, and is removed again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from app_services import APP, DATA_CSV, REPO, ROW, copy_model, free_port
+
+WEB_IMAGE = "mlstack/web:latest"
+WORKER_IMAGE = "mlstack/worker:latest"
+RABBITMQ_IMAGE = "mlstack/rabbitmq:local"
+
+
+def run(*argv: str, timeout: float = 1800, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result
+
+
+def http(method: str, url: str, body: object | None = None, timeout: float = 30) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, str]:
+    run(str(REPO / "scripts" / "ensure-docker.sh"), timeout=120)
+    base = run(str(REPO / "scripts" / "build-python-base.sh")).stdout.strip()
+    for target, tag in (("web", WEB_IMAGE), ("worker", WORKER_IMAGE)):
+        run("docker", "build", "--target", target, "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(APP))
+    run(
+        "docker", "build", "--build-arg", "BASE_IMAGE=mlstack/base:trixie", "-t", RABBITMQ_IMAGE,
+        str(APP / "rabbitmq"),
+    )  # fmt: skip
+    return {"web": WEB_IMAGE, "worker": WORKER_IMAGE, "rabbitmq": RABBITMQ_IMAGE}
+
+
+@pytest.fixture(scope="module")
+def stack(images, mlapp_models):
+    """`docker compose up -d --scale worker=2` under a unique project name; `down -v` at the end."""
+    workdir = Path(tempfile.mkdtemp(prefix="mlapp-compose-"))
+    model_dir = workdir / "model"
+    copy_model(mlapp_models["a"].path, model_dir)
+    workdir.chmod(0o755)
+    for path in (model_dir, *model_dir.iterdir()):
+        os.chown(path, 10001, 10001)  # the app's uid in the images: workers read, `train` writes
+    web_port = free_port()
+    env_file = workdir / "stack.env"
+    env_file.write_text(
+        "\n".join(
+            [
+                "RABBITMQ_DEFAULT_USER=mlstack",
+                f"RABBITMQ_DEFAULT_PASS=p@ss:/{secrets.token_urlsafe(12)}",
+                f"FLASK_SECRET_KEY={secrets.token_hex(16)}",
+                f"MODEL_DIR={model_dir}",
+                f"DATA_FILE={DATA_CSV}",
+                "WEB_BIND=127.0.0.1",
+                f"WEB_PORT={web_port}",
+                f"RABBITMQ_MANAGEMENT_PORT={free_port()}",
+                f"RABBITMQ_IMAGE={images['rabbitmq']}",
+                f"WEB_IMAGE={images['web']}",
+                f"WORKER_IMAGE={images['worker']}",
+                "PREDICT_TIMEOUT=15",
+                "TRAIN_EPOCHS=2",
+            ]
+        )
+        + "\n"
+    )
+    env_file.chmod(0o600)
+    compose = ["docker", "compose", "-f", str(APP / "compose.yaml"), "--env-file", str(env_file)]
+    compose += ["-p", f"mlapp-it-{secrets.token_hex(3)}"]
+    try:
+        run(*compose, "up", "-d", "--no-build", "--scale", "worker=2", timeout=600)
+        yield compose, f"http://127.0.0.1:{web_port}", model_dir
+    finally:
+        logs = subprocess.run([*compose, "logs", "--no-color"], capture_output=True, text=True, timeout=120)
+        (REPO / "artifacts" / "app").mkdir(parents=True, exist_ok=True)
+        (REPO / "artifacts" / "app" / "compose.log").write_text(logs.stdout + logs.stderr)
+        subprocess.run([*compose, "down", "-v", "--remove-orphans"], capture_output=True, timeout=300)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def wait_healthy(base: str, workers: int, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            status, body = http("GET", f"{base}/healthz", timeout=10)
+            last = (status, body)
+            if status == 200 and len(body["workers"]) >= workers:
+                return body
+        except (OSError, ValueError) as exc:
+            last = exc
+        time.sleep(2)
+    raise AssertionError(f"/healthz not 200 with {workers} workers after {timeout}s: {last}")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_compose_stack_serves_predictions(stack, mlapp_models):
+    compose, base, _ = stack
+    health = wait_healthy(base, workers=2, timeout=300)
+    assert health["broker"] == "ok"
+
+    status, body = http("POST", f"{base}/api/predict", {"rows": [ROW, ROW]})
+    assert status == 200, body
+    assert body["count"] == 2
+    assert body["model"]["sha256"] == mlapp_models["a"].sha256
+    status, body = http("POST", f"{base}/api/predict", [-1, *ROW[1:]])
+    assert status == 400 and body["error"] == "invalid_input"
+    with urllib.request.urlopen(f"{base}/predictions", timeout=30) as response:
+        assert 'id="accuracy"' in response.read().decode()
+
+    for service in ("web", "worker"):
+        uid = run(*compose, "exec", "-T", service, "id", "-u").stdout.strip()
+        assert uid == "10001"
+    ps = run(*compose, "ps", "--format", "json").stdout
+    services = [json.loads(line) for line in ps.splitlines() if line.strip()]
+    assert sorted(s["Service"] for s in services) == ["rabbitmq", "web", "worker", "worker"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_training_service_replaces_the_model_under_running_workers(stack, mlapp_models):
+    compose, base, model_dir = stack
+    wait_healthy(base, workers=2, timeout=300)
+    run(*compose, "--profile", "train", "run", "--rm", "train", timeout=600)
+    new_sha = hashlib.sha256((model_dir / "model.keras").read_bytes()).hexdigest()
+    assert new_sha != mlapp_models["a"].sha256
+    for _ in range(4):  # whichever worker answers, it serves the new model
+        status, body = http("POST", f"{base}/api/predict", ROW)
+        assert status == 200, body
+        assert body["model"]["sha256"] == new_sha
+        assert body["model"]["epochs"] == 2
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_web_image_has_no_tensorflow(images):
+    result = subprocess.run(
+        ["docker", "run", "--rm", images["web"], "python", "-c", "import tensorflow"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "No module named 'tensorflow'" in result.stderr
+
+
+def test_compose_refuses_to_start_without_secrets(tmp_path):
+    if not shutil.which("docker"):
+        pytest.fail("the docker CLI is missing")
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("MODEL_DIR=/tmp\nDATA_FILE=/tmp/x.csv\n")
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(APP / "compose.yaml"), "--env-file", str(env_file), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "FLASK_"))},
+    )
+    assert result.returncode != 0
+    assert "set RABBITMQ_DEFAULT_" in result.stderr or "set FLASK_SECRET_KEY" in result.stderr
