@@ -22,9 +22,9 @@ $(STAMP): requirements/controller.txt requirements/dev.txt app/requirements-web.
 
 venv: $(STAMP) ## Create .venv and install every pinned dependency
 
-up: $(STAMP) ## Bring the whole stack up on local machines and print the URL
+up: $(STAMP) ## Bring the whole stack up on local machines and print the URL (OFFLINE=1, DATASET=path.csv)
 	scripts/ensure-docker.sh
-	$(PY) start_instances.py --provider local
+	$(PY) start_instances.py --provider local $(if $(OFFLINE),--offline) $(if $(DATASET),--dataset-file $(DATASET))
 
 down: $(STAMP) ## Remove the local machines (and everything else the launcher made)
 	$(PY) start_instances.py --provider local --destroy

@@ -14,15 +14,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner import inventory, keys, runner, ssh
+from provisioner import extravars, fleet, inventory, keys, offline, runner, ssh
 from provisioner.errors import ConfigError, LauncherError
-from provisioner.machine import Machine
+from provisioner.machine import WORKER_ROLE, Machine
 from provisioner.providers import get_provider
 from provisioner.settings import (
     CLI_ONLY,
     ENV_PREFIX,
     FIELD_HELP,
     PROVIDERS,
+    REPO_ROOT,
     SETTINGS_FILE,
     Settings,
     env_name,
@@ -31,12 +32,19 @@ from provisioner.settings import (
 
 ProviderFactory = Callable[[str], Any]
 APP_PORT = 5100
+DEFAULTS = Settings()
+
+
+def vars_file(settings: Settings) -> Path:
+    """``<state_dir>/extra-vars-<prefix>.yml``: the extra variables of the prefix's last configuration run."""
+    return settings.state_dir / f"extra-vars-{settings.prefix}.yml"
+
 
 DESCRIPTION = """\
 Create (or reuse) the two servers prodserver and devserver (and --workers N worker machines), write
 inventory/hosts.yml, and configure them with configuration.yml through ansible-runner. Safe to run again:
-what exists is reused, never duplicated. A smaller --workers drains, then removes the highest-numbered
-worker machines.
+what exists is reused, never duplicated. Without --workers the worker machines that exist are kept; a
+smaller --workers drains, then removes the highest-numbered ones (--workers 0 removes them all).
 """
 
 
@@ -49,7 +57,9 @@ def _epilog() -> str:
         f"  3. a settings file: --settings FILE, else $MLSTACK_SETTINGS, else {SETTINGS_FILE.name} in the",
         "     repository root (optional; YAML, e.g. `flavor: m1.large`)",
         "  4. the defaults below",
-        "--destroy, --status and --dry-run are command-line only.",
+        "--destroy, --status and --dry-run are command-line only. --extra-vars come after the files of",
+        "extra_vars / MLSTACK_EXTRA_VARS, and every extra variable wins over the launcher's own (offline",
+        "mode, the data set file).",
         "",
         "every setting (environment variable, default):",
     ]
@@ -57,6 +67,7 @@ def _epilog() -> str:
         if field.name in CLI_ONLY:
             continue
         default = getattr(defaults, field.name)
+        default = "unset" if default is None else ("none" if default == () else default)
         lines.append(f"  {env_name(field.name):<30} {FIELD_HELP[field.name]} [default: {default}]")
     lines += [
         "",
@@ -73,6 +84,13 @@ def _epilog() -> str:
 
 def _path(text: str) -> Path:
     return Path(text).expanduser().resolve()
+
+
+def _extra_vars_entry(text: str) -> str:
+    """``@FILE`` with FILE made absolute (the run may change directory); anything else as given."""
+    if text.startswith("@") and text[1:].strip():
+        return "@" + str(_path(text[1:].strip()))
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="worker machines <prefix>-worker-1..N (default 0; fewer than exist: drain, then remove)",
+        help="worker machines <prefix>-worker-1..N (default: keep those that exist; fewer than exist: "
+        "drain, then remove the highest; 0 removes them all)",
     )
 
     access = p.add_argument_group("access")
@@ -134,6 +153,30 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--status", action="store_true", help="show the machines that exist")
     action.add_argument("--dry-run", action="store_true", help="print the plan and touch nothing")
 
+    config = p.add_argument_group("the configuration run")
+    config.add_argument(
+        "-e",
+        "--extra-vars",
+        dest="extra_vars",
+        action="append",
+        type=_extra_vars_entry,
+        metavar="VARS",
+        help="extra variables, as ansible-playbook takes them: @FILE.yml or key=value (repeatable; the "
+        "later wins; also for the drain run)",
+    )
+    config.add_argument(
+        "--offline",
+        action=argparse.BooleanOptionalAction,
+        help="no registry, no Docker apt repository: build the base images here, ship them as archives "
+        "(cached in .cache/images/), Docker from the distribution",
+    )
+    config.add_argument(
+        "--dataset-file",
+        type=_path,
+        metavar="PATH",
+        help="the data set CSV on this machine, copied to the servers instead of downloaded",
+    )
+
     misc = p.add_argument_group("other")
     misc.add_argument(
         "--settings", type=_path, metavar="FILE", help=f"settings file (default: {SETTINGS_FILE.name})"
@@ -156,8 +199,35 @@ def _app_url(machine: Machine) -> str:
     return f"http://{machine.address}:{machine.app_port or APP_PORT}/"
 
 
+def _launcher_flags(settings: Settings) -> str:
+    """The options a later command needs to find the same machines: --provider and --prefix when they
+    are not the defaults."""
+    flags = ""
+    if settings.provider != DEFAULTS.provider:
+        flags += f" --provider {settings.provider}"
+    if settings.prefix != DEFAULTS.prefix:
+        flags += f" --prefix {settings.prefix}"
+    return flags
+
+
+def _by_hand(settings: Settings, inventory_path: Path, variables_file: Path | None) -> str:
+    """The ansible-playbook command line that configures again with the same inventory and variables."""
+    playbook = settings.playbook
+    shown = playbook.relative_to(REPO_ROOT) if playbook.is_relative_to(REPO_ROOT) else playbook
+    argv = f"ansible-playbook {shown}"
+    if inventory_path.resolve() != (DEFAULTS.inventory_dir / inventory.HOSTS_FILE).resolve():
+        argv += f" -i {inventory_path}"
+    if variables_file is not None:
+        argv += f" -e @{variables_file}"
+    return argv
+
+
 def summary(
-    settings: Settings, machines: Sequence[Machine], inventory_path: Path, configured: bool
+    settings: Settings,
+    machines: Sequence[Machine],
+    inventory_path: Path,
+    configured: bool,
+    variables_file: Path | None = None,
 ) -> list[str]:
     """What exists, where the app is, how to log in, what to do next."""
     lines = [f"Machines ({settings.provider}):"]
@@ -179,13 +249,15 @@ def summary(
     for m in machines:
         lines.append(f"  {ssh.login_line(m, settings.known_hosts)}")
     lines.append(f"Inventory:    {inventory_path}")
-    provider = "" if settings.provider == "local" else f" --provider {settings.provider}"
-    lines += [
-        "Next:",
-        "  ansible-playbook configuration.yml              configure again by hand (same inventory)",
-        f"  python start_instances.py{provider} --status      what exists",
-        f"  python start_instances.py{provider} --destroy     remove everything the launcher made",
+    flags = _launcher_flags(settings)
+    commands = [
+        (_by_hand(settings, inventory_path, variables_file), "configure again by hand (same inventory)"),
+        (f"python start_instances.py{flags} --status", "what exists"),
+        (f"python start_instances.py{flags} --destroy", "remove everything the launcher made"),
     ]
+    width = max(len(command) for command, _ in commands) + 2
+    lines.append("Next:")
+    lines += [f"  {command:<{width}}{what}" for command, what in commands]
     return lines
 
 
@@ -202,7 +274,21 @@ def _status(settings: Settings, provider: Any) -> int:
     return 0
 
 
+def _variable_sources(settings: Settings) -> list[str]:
+    """Where the configuration's extra variables come from, lowest first."""
+    sources = []
+    if settings.offline:
+        sources.append("offline mode")
+    if settings.dataset_file is not None:
+        sources.append(f"the data set file {settings.dataset_file}")
+    return sources + list(settings.extra_vars)
+
+
 def _plan(settings: Settings, provider: Any) -> int:
+    if not settings.destroy:
+        extravars.load(settings.extra_vars)  # a bad file is reported now, not after the machines are made
+        offline.dataset_vars(settings.dataset_file)
+        settings = _resolve_workers(settings, provider)
     _say(f"Plan ({settings.provider}, dry run: nothing is changed):")
     for line in provider.plan(settings):
         _say(f"  - {line}")
@@ -218,6 +304,15 @@ def _plan(settings: Settings, provider: Any) -> int:
                 _say(f"  - no drain playbook ({settings.drain_playbook}): remove {names} without draining")
         _say(f"  - write {settings.inventory_dir / inventory.HOSTS_FILE} (group_vars/ untouched)")
         if settings.configure:
+            if settings.offline:
+                _say(
+                    f"  - offline mode: build (or find up to date) {offline.BASE_IMAGE}, "
+                    f"{offline.PYTHON_IMAGE} and {offline.RABBITMQ_IMAGE}; save the missing archives in "
+                    f"{offline.CACHE_DIR}/"
+                )
+            sources = _variable_sources(settings)
+            if sources:
+                _say(f"  - extra variables (the later wins): {', '.join(sources)}")
             _say(
                 f"  - run {settings.playbook.name} with ansible-runner "
                 f"(artifacts in {settings.artifacts_dir}/ansible)"
@@ -228,13 +323,19 @@ def _plan(settings: Settings, provider: Any) -> int:
 def _destroy(settings: Settings, provider: Any) -> int:
     _say(f"Removing the machines for prefix {settings.prefix!r} ({settings.provider})")
     provider.down(settings)
+    vars_file(settings).unlink(missing_ok=True)
     if inventory.remove_inventory(settings.inventory_dir):
         _say(f"  removed {settings.inventory_dir / inventory.HOSTS_FILE}")
     _say("Done.")
     return 0
 
 
-def _drain(settings: Settings, machines: Sequence[Machine], surplus: Sequence[Machine]) -> None:
+def _drain(
+    settings: Settings,
+    machines: Sequence[Machine],
+    surplus: Sequence[Machine],
+    variables: dict[str, Any],
+) -> None:
     """Run the drain playbook on the surplus workers that run; raise (nothing removed) when it fails."""
     running = [m for m in surplus if m.extra.get("running", "yes") != "no"]
     for machine in surplus:
@@ -256,40 +357,84 @@ def _drain(settings: Settings, machines: Sequence[Machine], surplus: Sequence[Ma
         project_dir=settings.playbook.parent,
         verbose=settings.verbose,
         out=_say,
+        extravars=variables,
     )
 
 
-def _scale_down(settings: Settings, provider: Any, machines: Sequence[Machine]) -> None:
+def _resolve_workers(settings: Settings, provider: Any) -> Settings:
+    """``settings`` with ``workers`` set: as given, or (unset) the worker machines that exist, which the
+    provider's status tells."""
+    if settings.workers is not None:
+        return settings
+    existing = [m for m in provider.status(settings) if m.role == WORKER_ROLE]
+    numbers = [fleet.worker_number(settings.prefix, m.name) for m in existing]
+    resolved = fleet.resolve(settings, [n for n in numbers if n is not None])
+    if resolved.workers:
+        _say(
+            f"Keeping the {resolved.workers} worker machine(s) that exist "
+            "(--workers N changes that; --workers 0 removes them)"
+        )
+    return resolved
+
+
+def _scale_down(
+    settings: Settings, provider: Any, machines: Sequence[Machine], variables: dict[str, Any]
+) -> None:
     """Drain, then remove the worker machines numbered above settings.workers (highest first)."""
     surplus = provider.surplus(settings)
     if not surplus:
         return
     names = ", ".join(m.name for m in surplus)
     _say(f"Scaling down to {settings.workers} worker machine(s): draining, then removing {names}")
-    _drain(settings, machines, surplus)
+    _drain(settings, machines, surplus, variables)
     provider.remove_workers(settings, list(surplus))
     _say(f"  removed {names}")
 
 
+def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, Any]) -> Path | None:
+    """The configuration run with the launcher's extra variables below the user's; returns the file that
+    holds them (for the by-hand command), None when there are none."""
+    if not settings.playbook.is_file():
+        raise ConfigError(
+            f"the playbook {settings.playbook} does not exist",
+            "run with --no-configure, or set MLSTACK_PLAYBOOK",
+        )
+    variables = extravars.merge(offline.launcher_vars(settings, _say), user_vars)
+    path: Path | None = vars_file(settings)
+    if variables:
+        _say(f"Extra variables (the later wins): {', '.join(_variable_sources(settings))}")
+        extravars.write(variables, path)
+    else:
+        path.unlink(missing_ok=True)
+        path = None
+    runner.configure(
+        settings.playbook,
+        inventory_path,
+        settings.artifacts_dir,
+        verbose=settings.verbose,
+        out=_say,
+        extravars=variables,
+        vars_file=path,
+    )
+    return path
+
+
 def _up(settings: Settings, provider: Any) -> int:
+    user_vars = extravars.load(settings.extra_vars)  # bad input stops the run before anything is made
+    offline.dataset_vars(settings.dataset_file)
+    settings = _resolve_workers(settings, provider)
     workers = f" and {settings.workers} worker machine(s)" if settings.workers else ""
     _say(f"Bringing up prodserver, devserver{workers} ({settings.provider}, prefix {settings.prefix!r})")
     machines = provider.up(settings)  # the provider picks (or makes) the SSH key: keys.resolve
     keys_used = sorted({str(m.key_path) for m in machines if m.key_path})
     _say(f"SSH key: {', '.join(keys_used) or 'ssh defaults'}")
     settings = keys.resolve(settings)  # the same pair the provider chose (it exists by now)
-    _scale_down(settings, provider, machines)
+    _scale_down(settings, provider, machines, user_vars)
     path = inventory.write_inventory(machines, settings.inventory_dir, settings.known_hosts)
     _say(f"Inventory written: {path}")
-    if settings.configure:
-        if not settings.playbook.is_file():
-            raise ConfigError(
-                f"the playbook {settings.playbook} does not exist",
-                "run with --no-configure, or set MLSTACK_PLAYBOOK",
-            )
-        runner.configure(settings.playbook, path, settings.artifacts_dir, verbose=settings.verbose, out=_say)
+    variables_file = _configure(settings, path, user_vars) if settings.configure else None
     _say("")
-    for line in summary(settings, machines, path, settings.configure):
+    for line in summary(settings, machines, path, settings.configure, variables_file):
         _say(line)
     return 0
 

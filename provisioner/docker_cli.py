@@ -28,6 +28,11 @@ def _binary() -> str:
     return path
 
 
+def binary() -> str:
+    """The path of the ``docker`` command; ProviderError when it is not installed."""
+    return _binary()
+
+
 def _engine_error(stderr: str) -> ProviderError | None:
     """A ProviderError when ``stderr`` says the engine is unreachable, else None."""
     lowered = stderr.lower()

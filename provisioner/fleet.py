@@ -3,10 +3,14 @@ machines ``<prefix>-worker-1`` .. ``<prefix>-worker-N`` (``settings.workers``).
 
 Both providers build from these slots, so names, host names and the order never differ between clouds.
 Scaling down removes the highest-numbered workers first (``surplus``).
+
+``settings.workers`` None means "keep the worker machines that exist": ``resolve`` turns it into the
+highest number that exists (0 when none do) before anything is counted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,9 +67,24 @@ def servers(settings: Settings) -> list[Slot]:
     return [server(settings, role) for role in ROLES]
 
 
+def resolve(settings: Settings, existing_numbers: Iterable[int]) -> Settings:
+    """``settings`` with ``workers`` set: as given, or (None) the highest worker number that exists, so
+    that every existing worker machine is kept (a gap below it is filled). 0 when none exist."""
+    if settings.workers is not None:
+        return settings
+    return dataclasses.replace(settings, workers=max(existing_numbers, default=0))
+
+
+def count(settings: Settings) -> int:
+    """``settings.workers``, which must be resolved by now (see ``resolve``)."""
+    if settings.workers is None:
+        raise ValueError("settings.workers is None (keep what exists): call fleet.resolve first")
+    return settings.workers
+
+
 def workers(settings: Settings) -> list[Slot]:
     """worker-1 .. worker-N for N = ``settings.workers``."""
-    return [worker(settings, n) for n in range(1, settings.workers + 1)]
+    return [worker(settings, n) for n in range(1, count(settings) + 1)]
 
 
 def wanted(settings: Settings) -> list[Slot]:
@@ -90,4 +109,5 @@ def slot_for(settings: Settings, name: str) -> Slot | None:
 
 def surplus(settings: Settings, existing_numbers: Iterable[int]) -> list[int]:
     """The worker numbers that exist beyond ``settings.workers``, highest first (the removal order)."""
-    return sorted((n for n in set(existing_numbers) if n > settings.workers), reverse=True)
+    wanted_count = count(settings)
+    return sorted((n for n in set(existing_numbers) if n > wanted_count), reverse=True)

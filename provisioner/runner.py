@@ -176,8 +176,10 @@ def configure(
     verbose: int = 0,
     out: Out = say,
     extravars: Mapping[str, Any] | None = None,
+    vars_file: Path | None = None,
 ) -> RunResult:
-    """Run the configuration and print the recap; raise ConfigureError when a host failed."""
+    """Run the configuration with ``extravars`` and print the recap; raise ConfigureError when a host
+    failed. ``vars_file`` holds the same variables, for the by-hand command of the error's hint."""
     out(f"Configuring with {playbook.name} (ansible-runner; artifacts in {artifacts_dir / 'ansible'})")
     result = run_playbook(
         playbook,
@@ -198,7 +200,8 @@ def configure(
             f"the configuration failed ({result.status}, rc={result.rc}) on: {hosts}",
             f"see {result.artifacts / 'stdout'}; fix and run again "
             "(finished tasks are skipped as unchanged), "
-            f"or by hand: ansible-playbook -i {inventory} {playbook}",
+            f"or by hand: ansible-playbook -i {inventory} {playbook}"
+            + (f" -e @{vars_file}" if vars_file else ""),
         )
     return result
 
@@ -212,15 +215,17 @@ def drain(
     project_dir: Path,
     verbose: int = 0,
     out: Out = say,
+    extravars: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run the drain playbook on ``hosts`` only (``--limit``; also the extra variable ``drain_hosts``);
-    raise ConfigureError when a host failed, so that nothing is removed before it was drained."""
+    """Run the drain playbook on ``hosts`` only (``--limit``; also the extra variable ``drain_hosts``,
+    which wins over the same name in ``extravars``); raise ConfigureError when a host failed, so that
+    nothing is removed before it was drained."""
     out(f"Draining {', '.join(hosts)} with {playbook.name} (artifacts in {artifacts_dir / 'ansible'})")
     result = run_playbook(
         playbook,
         inventory,
         artifacts_dir,
-        extravars={DRAIN_HOSTS_VAR: list(hosts)},
+        extravars={**(extravars or {}), DRAIN_HOSTS_VAR: list(hosts)},
         limit=",".join(hosts),
         verbose=verbose,
         out=out,

@@ -10,6 +10,10 @@ Precedence (highest first):
 
 The one-shot actions (``destroy``, ``status``, ``dry_run``) come from the command line only, so a stale
 environment variable can never destroy anything.
+
+``extra_vars`` is the one list: the files of the settings file or ``MLSTACK_EXTRA_VARS`` (colon-separated),
+then every ``--extra-vars`` of the command line, after them (so they win). ``workers`` left unset (None)
+means "keep the worker machines that exist"; the launcher asks the provider how many that is.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ class Settings:
     status: bool = False
     dry_run: bool = False
     verbose: int = 0
-    workers: int = 0
+    workers: int | None = None
     inventory_dir: Path = REPO_ROOT / "inventory"
     state_dir: Path = REPO_ROOT / ".state"
     artifacts_dir: Path = REPO_ROOT / "artifacts"
@@ -73,6 +77,9 @@ class Settings:
     local_image: str = "mlstack/machine:trixie"
     local_ssh_port_base: int = 2222
     local_app_port: int = 5100
+    extra_vars: tuple[str, ...] = ()
+    offline: bool = False
+    dataset_file: Path | None = None
 
     @property
     def keypair_name(self) -> str:
@@ -108,7 +115,10 @@ FIELD_HELP: dict[str, str] = {
     "status": "show the machines that exist and exit (CLI only)",
     "dry_run": "print the plan and touch nothing (CLI only)",
     "verbose": "more output (-v progress details, -vv also SDK/HTTP debug and ansible -v)",
-    "workers": "worker machines <prefix>-worker-1..N; fewer than exist drains and removes the highest first",
+    "workers": (
+        "worker machines <prefix>-worker-1..N; unset keeps those that exist; fewer than exist drains, "
+        "then removes the highest first (0 removes them all)"
+    ),
     "inventory_dir": "where inventory/hosts.yml is written (group_vars/ there is never touched)",
     "state_dir": "what the launcher created, and its known_hosts file",
     "artifacts_dir": "ansible-runner artifacts go to <artifacts_dir>/ansible/",
@@ -118,8 +128,23 @@ FIELD_HELP: dict[str, str] = {
     "ssh_timeout": "seconds to wait for SSH to answer",
     "cloud_init_timeout": "seconds to wait for `cloud-init status --wait`",
     "local_image": "local provider: the machine image",
-    "local_ssh_port_base": "local provider: first loopback port for SSH",
-    "local_app_port": "local provider: loopback port for prodserver's app (5100)",
+    "local_ssh_port_base": (
+        "local provider: first loopback port for SSH (0 = any free port; a busy port falls back to a free "
+        "one)"
+    ),
+    "local_app_port": (
+        "local provider: loopback port for prodserver's app (0 = any free port; a busy port falls back to a "
+        "free one)"
+    ),
+    "extra_vars": (
+        "YAML files of extra variables for the configuration and drain runs, in order (later wins); "
+        "colon-separated in the environment; --extra-vars come after them"
+    ),
+    "offline": (
+        "build the base images here and ship them as archives, Docker from the distribution, no pulls "
+        "(networks without a registry or Docker's apt repository)"
+    ),
+    "dataset_file": "a local copy of the data set (CSV) for the servers, instead of downloading it",
 }
 
 
@@ -133,13 +158,39 @@ def _field_types() -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
 
 
+def _absolute(text: str, base: Path | None) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() or base is None else (base / path)
+
+
+def extra_vars_entries(value: Any, source: str, base: Path | None = None) -> tuple[str, ...]:
+    """Files of extra variables from a settings file (a list, or one path) or the environment
+    (colon-separated) as ``@<absolute path>`` entries, relative paths resolved against ``base``."""
+    if isinstance(value, list | tuple):
+        items = [str(item) for item in value]
+    elif isinstance(value, str):
+        items = value.split(os.pathsep)
+    else:
+        raise ConfigError(f"{source}: bad value {value!r} for extra_vars: expected a list of YAML files")
+    entries = []
+    for item in items:
+        text = item.strip().removeprefix("@").strip()
+        if text:
+            entries.append("@" + str(_absolute(text, base)))
+    return tuple(entries)
+
+
 def _coerce(field: str, value: Any, source: str, base: Path | None = None) -> Any:
     """Turn a value from a file or the environment into the field's type, or say what is wrong."""
     kind = _field_types()[field]
+    if field == "extra_vars":
+        return extra_vars_entries(value, source, base)
     text = str(value).strip() if not isinstance(value, bool | int | float | Path) else value
     optional = "None" in str(kind)
     if optional and (value is None or text == ""):
         return None
+    if kind == int | None:
+        kind = int
     try:
         if kind is bool:
             if isinstance(value, bool):
@@ -157,8 +208,7 @@ def _coerce(field: str, value: Any, source: str, base: Path | None = None) -> An
         if kind is float:
             return float(text)
         if kind in (Path, Path | None):
-            path = Path(str(text)).expanduser()
-            return path if path.is_absolute() or base is None else (base / path)
+            return _absolute(str(text), base)
         return str(text)
     except ValueError as exc:
         raise ConfigError(f"{source}: bad value {value!r} for {field}: {exc}") from None
@@ -220,7 +270,7 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(
             f"bad allowed_cidr {settings.allowed_cidr!r}", "give a CIDR such as 203.0.113.7/32"
         ) from None
-    if settings.workers < 0:
+    if settings.workers is not None and settings.workers < 0:
         raise ConfigError(f"workers must be 0 or more, not {settings.workers}")
     for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout"):
         if getattr(settings, name) <= 0:
@@ -248,8 +298,11 @@ def load_settings(
     merged.update(_read_file(settings_file, required=explicit))
     merged.update(_read_env(env))
     for key, value in (cli or {}).items():
-        if value is not None:
-            merged[key] = value
+        if value is None:
+            continue
+        if key == "extra_vars":  # the one list: the command line's come after the lower layers' files
+            value = (*merged.get("extra_vars", ()), *value)
+        merged[key] = value
     try:
         settings = Settings(**merged)
     except TypeError as exc:

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 class Provider(Protocol):
     """Create or reuse, report, and remove ``<prefix>-prodserver``, ``<prefix>-devserver`` and the worker
-    machines ``<prefix>-worker-1..N`` (N = ``settings.workers``; see provisioner/fleet.py)."""
+    machines ``<prefix>-worker-1..N`` (N = ``settings.workers``; see provisioner/fleet.py). N None means
+    "keep the worker machines that exist": each verb resolves it with ``fleet.resolve``."""
 
     def up(self, settings: Settings) -> list[Machine]:
         """Create what is missing, reuse what exists, wait until SSH and cloud-init are done.

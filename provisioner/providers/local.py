@@ -17,7 +17,8 @@ and the key are made by cloud-init itself. What the provider makes for a prefix,
   re-run reads them back from the container.
 
 Workers numbered above ``settings.workers`` are not touched by ``up``: the launcher drains them
-(``surplus``) and then removes them with their volume (``remove_workers``), highest first.
+(``surplus``) and then removes them with their volume (``remove_workers``), highest first. With
+``settings.workers`` None, the worker machines that exist are kept (``fleet.resolve``).
 
 The containers run without --privileged, with an explicit capability set (``RUN_FLAGS``).
 """
@@ -267,6 +268,7 @@ class LocalProvider:
         """
         settings = self._with_keys(settings)
         docker_cli.ensure_engine()
+        settings = fleet.resolve(settings, self._existing_workers(settings))
         self._ensure_image(settings)
         self._ensure_network(settings)
         public_key = settings.public_key.read_text(encoding="utf-8") if settings.public_key else ""
@@ -299,12 +301,9 @@ class LocalProvider:
         return machines
 
     def surplus(self, settings: Settings) -> list[Machine]:
-        """The worker machines numbered above ``settings.workers``, highest first."""
-        existing: dict[int, Machine] = {}
-        for machine in self.status(settings):
-            number = fleet.worker_number(settings.prefix, machine.name)
-            if machine.role == WORKER_ROLE and number is not None:
-                existing[number] = machine
+        """The worker machines numbered above ``settings.workers``, highest first (none when it is None)."""
+        existing = self._existing_workers(settings)
+        settings = fleet.resolve(settings, existing)
         return [existing[n] for n in fleet.surplus(settings, existing)]
 
     def remove_workers(self, settings: Settings, machines: list[Machine]) -> None:
@@ -359,6 +358,7 @@ class LocalProvider:
     def plan(self, settings: Settings) -> list[str]:
         """What ``up`` would do, one line per action; touches nothing."""
         docker_cli.ensure_engine()
+        settings = fleet.resolve(settings, self._existing_workers(settings))
         lines = []
         image = docker_cli.inspect("image", settings.local_image)
         if self._builds_image(settings):
@@ -400,6 +400,15 @@ class LocalProvider:
         return lines
 
     # -- helpers -----------------------------------------------------------------------------------------
+
+    def _existing_workers(self, settings: Settings) -> dict[int, Machine]:
+        """The worker machines of the prefix that exist now (any state), by number."""
+        existing: dict[int, Machine] = {}
+        for machine in self.status(settings):
+            number = fleet.worker_number(settings.prefix, machine.name)
+            if machine.role == WORKER_ROLE and number is not None:
+                existing[number] = machine
+        return existing
 
     def _create(self, settings: Settings, slot: Slot, public_key: str, taken: set[int]) -> None:
         """``docker run`` the machine; when a chosen port was grabbed meanwhile, choose again (3 tries)."""

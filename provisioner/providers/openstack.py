@@ -17,7 +17,8 @@ Credentials are the ecosystem's: ``openstack.connect(cloud=NAME)`` reads clouds.
 5. SSH and cloud-init (provisioner.wait).
 
 Workers numbered above N are left alone by ``up``; the launcher drains them (``surplus``), then deletes
-them (``remove_workers``), highest first.
+them (``remove_workers``), highest first. N None (``workers`` not set) keeps the worker servers that
+exist (``fleet.resolve``).
 
 Everything created is recorded at once in ``<state_dir>/openstack-<prefix>.json``; ``down`` deletes only
 that (and servers tagged with our prefix), so a user's own resources are never removed.
@@ -639,6 +640,7 @@ class OpenStackProvider:
                 f"OpenStack {settings.cloud or '(OS_CLOUD / OS_* variables)'}: "
                 f"project {conn.current_project_id}"
             )
+            settings = fleet.resolve(settings, self._existing_workers(conn, settings))
             self._ensure_keypair(conn, settings, state)
             self._ensure_security_groups(conn, settings, state)
             servers, created = self._servers_up(conn, settings, state)
@@ -652,7 +654,7 @@ class OpenStackProvider:
         conn = self.connect(settings)
         with cloud_errors(settings):
             existing = self._existing_workers(conn, settings)
-            numbers = fleet.surplus(settings, existing)
+            numbers = fleet.surplus(fleet.resolve(settings, existing), existing)
             if not numbers:
                 return []
             jump = self._jump_host(conn, settings)
@@ -772,6 +774,7 @@ class OpenStackProvider:
             )
 
     def _plan_up(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
+        settings = fleet.resolve(settings, self._existing_workers(conn, settings))
         lines: list[str] = []
         name = settings.keypair_name
         existing_key = conn.get_keypair(name)

@@ -138,6 +138,15 @@ def test_workers_scale_out_reuse_and_scale_in(docker_engine, tmp_path):
         assert again.stdout.count("reusing the running") == 4
         assert "drain" not in again.stdout.lower()
 
+        # ---- no --workers at all: the workers that exist are kept ------------------------------------
+        kept = launch()
+        assert containers(prefix) == first
+        assert "Keeping the 2 worker machine(s) that exist" in kept.stdout
+        assert kept.stdout.count("reusing the running") == 4
+        assert "drain" not in kept.stdout.lower()
+        assert sorted(inventory_workers(settings)) == [f"{prefix}-worker-1", f"{prefix}-worker-2"]
+        assert f"--prefix {prefix} --status" in kept.stdout, "the summary's next commands name the prefix"
+
         # ---- --status and --dry-run see the workers; the dry run changes nothing ------------------------
         status = launch("--status")
         assert f"{prefix}-worker-1" in status.stdout and f"{prefix}-worker-2" in status.stdout

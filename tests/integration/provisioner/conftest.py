@@ -129,3 +129,42 @@ def settings(isolated: Path, clouds_yaml: Path, keypair: tuple[Path, Path]) -> S
         allowed_cidr="198.51.100.0/24",
         server_timeout=30,
     )
+
+
+class ThisHost:
+    """A provider whose prodserver and devserver are records only, for playbooks that run with a local
+    connection (the launcher's flow, the inventory and ansible-runner stay real)."""
+
+    def __init__(self) -> None:
+        self.up_calls = 0
+
+    def up(self, settings: Settings) -> list[Machine]:
+        self.up_calls += 1
+        return [
+            Machine(name=f"{settings.prefix}-{role}", role=role, address="127.0.0.1", port=22)
+            for role in ("prodserver", "devserver")
+        ]
+
+    def surplus(self, settings: Settings) -> list[Machine]:
+        return []
+
+    def status(self, settings: Settings) -> list[Machine]:
+        return []
+
+    def down(self, settings: Settings) -> None:
+        pass
+
+
+@pytest.fixture
+def this_host() -> ThisHost:
+    return ThisHost()
+
+
+@pytest.fixture
+def vars_record(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where fixtures/record-vars.yml (the playbook the launcher runs) writes each host's variables."""
+    directory = isolated / "record"
+    directory.mkdir()
+    monkeypatch.setenv("VARS_RECORD_DIR", str(directory))
+    monkeypatch.setenv("MLSTACK_PLAYBOOK", str(Path(__file__).parent / "fixtures" / "record-vars.yml"))
+    return directory

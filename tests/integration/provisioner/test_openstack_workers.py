@@ -215,7 +215,7 @@ def test_scaling_to_zero_removes_highest_first(cloud, settings, waits, drain_rec
     ids = {n: server_id(cloud, f"mlstack-worker-{n}") for n in (1, 2, 3)}
     cloud.calls.clear()
 
-    assert launch([*args], factory) == 0  # workers defaults to 0
+    assert launch(["--workers", "0", *args], factory) == 0
 
     deletes = [c.path for c in cloud.requests("DELETE", r"/servers/")]
     assert deletes == [f"/v2.1/servers/{ids[n]}" for n in (3, 2, 1)]
@@ -350,3 +350,58 @@ def test_dry_run_through_the_command_line_names_the_drain(
     assert f"drain mlstack-worker-2 with {FIXTURES / 'drain-record.yml'} (limited to them)" in out
     assert mutations(cloud) == []
     assert cloud.server_by_name("mlstack-worker-2") is not None
+
+
+def test_a_rerun_without_workers_keeps_the_workers_that_exist(cloud, settings, waits, isolated, capsys):
+    """No --workers means "keep what exists": no drain, no DELETE, no POST, both stay in the inventory."""
+    factory = lambda name: OpenStackProvider(waiter=waits, poll_interval=0)  # noqa: E731
+    args = ["--no-configure", *key_args(settings)]
+    assert launch(["--workers", "2", *args], factory) == 0
+    ids = {s["name"]: s["id"] for s in cloud.servers.values()}
+    cloud.calls.clear()
+    capsys.readouterr()
+
+    assert launch(args, factory) == 0
+
+    out = capsys.readouterr().out
+    assert "Keeping the 2 worker machine(s) that exist" in out
+    assert "draining" not in out.lower()
+    assert mutations(cloud) == [], f"a re-run without --workers must change nothing: {mutations(cloud)}"
+    assert {s["name"]: s["id"] for s in cloud.servers.values()} == ids
+    hosts = yaml.safe_load((isolated / "inventory" / "hosts.yml").read_text())["all"]["children"]
+    assert sorted(hosts["workers"]["hosts"]) == ["mlstack-worker-1", "mlstack-worker-2"]
+    for line in ("python start_instances.py --provider openstack --status", "--destroy"):
+        assert line in out
+
+
+def test_the_provider_alone_keeps_the_workers_when_the_number_is_unset(cloud, provider, settings):
+    first = provider.up(dataclasses.replace(settings, workers=2))
+    cloud.calls.clear()
+    assert settings.workers is None
+
+    again = provider.up(settings)
+
+    assert again == first
+    assert mutations(cloud) == []
+    assert provider.surplus(settings) == []
+    plan = "\n".join(provider.plan(settings))
+    assert "server mlstack-worker-2: reuse (ACTIVE)" in plan and "drain" not in plan
+    assert [m.name for m in provider.up(dataclasses.replace(settings, workers=None, prefix="other"))] == [
+        "other-prodserver",
+        "other-devserver",
+    ], "a prefix without workers gets none"
+
+
+def test_the_drain_run_gets_the_extra_variables_but_keeps_its_own_drain_hosts(
+    cloud, settings, waits, drain_record, monkeypatch
+):
+    monkeypatch.setenv("MLSTACK_DRAIN_PLAYBOOK", str(FIXTURES / "drain-note.yml"))
+    factory = lambda name: OpenStackProvider(waiter=waits, poll_interval=0)  # noqa: E731
+    args = ["--no-configure", *key_args(settings)]
+    assert launch(["--workers", "2", *args], factory) == 0
+
+    extra = ["-e", "drain_note=hello", "-e", "drain_hosts=not-these"]
+    assert launch(["--workers", "1", *extra, *args], factory) == 0
+
+    assert (drain_record / "mlstack-worker-2").read_text() == "hello mlstack-worker-2\n"
+    assert cloud.server_by_name("mlstack-worker-2") is None

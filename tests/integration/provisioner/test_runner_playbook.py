@@ -118,6 +118,9 @@ def test_the_command_line_exits_5_when_a_host_is_unreachable(isolated, keypair, 
         def surplus(self, settings):
             return []
 
+        def status(self, settings):
+            return []
+
     monkeypatch.setenv("MLSTACK_PLAYBOOK", str(FIXTURES / "ok.yml"))
     code = cli.main(["--public-key", str(public), "--private-key", str(private)], lambda name: Unanswering())
 

@@ -30,7 +30,9 @@ def test_defaults(tmp_path):
     settings = load_settings({}, env={}, settings_file=empty(tmp_path))
     assert settings == Settings()
     assert settings.provider == "local", "make up works without a cloud"
-    assert settings.prefix == "mlstack" and settings.workers == 0 and settings.configure is True
+    assert settings.prefix == "mlstack" and settings.configure is True
+    assert settings.workers is None, "no --workers keeps the worker machines that exist"
+    assert settings.extra_vars == () and settings.offline is False and settings.dataset_file is None
     assert settings.inventory_dir == REPO_ROOT / "inventory"
     assert settings.state_dir == REPO_ROOT / ".state"
     assert settings.keypair_name == "mlstack-key"
@@ -131,3 +133,68 @@ def test_every_setting_has_an_environment_variable_in_help():
     for name in Settings.__dataclass_fields__:
         if name not in ("destroy", "status", "dry_run"):
             assert env_name(name) in text, name
+
+
+def test_workers_unset_zero_and_numbers_from_every_layer(tmp_path):
+    assert load_settings({}, env={"MLSTACK_WORKERS": ""}, settings_file=empty(tmp_path)).workers is None
+    assert load_settings({}, env={"MLSTACK_WORKERS": "0"}, settings_file=empty(tmp_path)).workers == 0
+    assert load_settings({}, env={}, settings_file=write(tmp_path / "w.yml", "workers: 0\n")).workers == 0
+    assert load_settings(cli_values(["--workers", "0"]), env={"MLSTACK_WORKERS": "3"}).workers == 0
+    with pytest.raises(ConfigError, match="workers must be 0 or more"):
+        load_settings(cli_values(["--workers", "-1"]), env={}, settings_file=empty(tmp_path))
+
+
+def test_extra_vars_files_from_the_file_and_the_environment_then_the_command_line(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    file = write(tmp_path / "conf" / "mlstack.yml", "extra_vars: [site.yml, '@/abs/other.yml']\n")
+    assert load_settings({}, env={}, settings_file=file).extra_vars == (
+        f"@{tmp_path / 'conf' / 'site.yml'}",
+        "@/abs/other.yml",
+    ), "relative to the file; a leading @ is accepted"
+    single = write(tmp_path / "single.yml", "extra_vars: one.yml\n")
+    assert load_settings({}, env={}, settings_file=single).extra_vars == (f"@{tmp_path / 'one.yml'}",)
+
+    monkeypatch.chdir(tmp_path)
+    env = {"MLSTACK_EXTRA_VARS": "env-a.yml:/abs/env-b.yml:"}
+    from_env = load_settings({}, env=env, settings_file=file)
+    assert from_env.extra_vars == (f"@{tmp_path / 'env-a.yml'}", "@/abs/env-b.yml"), "env replaces the file"
+
+    given = cli_values(["-e", "@cli.yml", "--extra-vars", "a=1 b=2", "-e", '{"c": 3}'])
+    settings = load_settings(given, env=env, settings_file=file)
+    assert settings.extra_vars == (
+        f"@{tmp_path / 'env-a.yml'}",
+        "@/abs/env-b.yml",
+        f"@{tmp_path / 'cli.yml'}",
+        "a=1 b=2",
+        '{"c": 3}',
+    ), "the command line's entries come after (and so win over) the lower layers' files"
+
+
+def test_extra_vars_must_be_a_list_of_files(tmp_path):
+    file = write(tmp_path / "mlstack.yml", "extra_vars: {a: 1}\n")
+    with pytest.raises(ConfigError, match="expected a list of YAML files"):
+        load_settings({}, env={}, settings_file=file)
+
+
+def test_offline_and_dataset_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"MLSTACK_OFFLINE": "1", "MLSTACK_DATASET_FILE": "data/pima.csv"}
+    settings = load_settings({}, env=env, settings_file=empty(tmp_path))
+    assert settings.offline is True
+    assert settings.dataset_file == tmp_path / "data" / "pima.csv"
+    assert (
+        load_settings(cli_values(["--no-offline"]), env=env, settings_file=empty(tmp_path)).offline is False
+    )
+    off = write(tmp_path / "off.yml", "offline: true\ndataset_file: d.csv\n")
+    from_file = load_settings(cli_values([]), env={}, settings_file=off)
+    assert from_file.offline is True and from_file.dataset_file == tmp_path / "d.csv"
+    given = cli_values(["--offline", "--dataset-file", "x.csv"])
+    from_cli = load_settings(given, env={}, settings_file=empty(tmp_path))
+    assert from_cli.offline is True and from_cli.dataset_file == tmp_path / "x.csv"
+
+
+def test_the_port_settings_say_what_0_and_a_busy_port_mean():
+    from provisioner.settings import FIELD_HELP
+
+    for name in ("local_ssh_port_base", "local_app_port"):
+        assert "0 = any free port; a busy port falls back to a free one" in FIELD_HELP[name]

@@ -1,0 +1,100 @@
+"""--extra-vars / extra_vars / --dataset-file on a real ansible-runner run of a local-connection playbook,
+through the command line (a provider whose machines are this host)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from provisioner import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+UNSET = "__unset__"
+
+
+def key_args(keypair):
+    private, public = keypair
+    return ["--public-key", str(public), "--private-key", str(private)]
+
+
+def recorded(directory: Path, host: str = "prodserver") -> dict:
+    return json.loads((directory / f"{host}.json").read_text())
+
+
+def test_files_and_key_values_merge_in_order_and_reach_the_playbook(
+    isolated, keypair, vars_record, this_host, capsys
+):
+    (isolated / "base.yml").write_text("greeting: from-settings-file\nonly_base: true\nnumber: 0\n")
+    (isolated / "no-settings.yml").write_text("extra_vars: [base.yml]\n")  # relative to the settings file
+    (isolated / "work" / "a.yml").write_text("greeting: from-a\nnested: {x: 1, items: [1, 2]}\n")
+    code = cli.main(["-e", "@a.yml", "-e", "number=2", *key_args(keypair)], lambda name: this_host)
+
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    for host in ("prodserver", "devserver"):
+        values = recorded(vars_record, host)
+        assert values["greeting"] == "from-a", "a later file wins over the settings file's"
+        assert values["only_base"] is True, "the settings file's other variables stay"
+        assert values["number"] == "2", "key=value from the command line wins, as a string"
+        assert values["nested"] == {"x": 1, "items": [1, 2]}
+        assert values["docker_install_source"] == UNSET, "no offline variables unless asked"
+        assert values["model_serving_dataset_file"] == UNSET
+    vars_file = isolated / "state" / "extra-vars-mlstack.yml"
+    assert yaml.safe_load(vars_file.read_text()) == {
+        "greeting": "from-a",
+        "only_base": True,
+        "number": "2",
+        "nested": {"x": 1, "items": [1, 2]},
+    }
+    assert (
+        f"Extra variables (the later wins): @{isolated / 'base.yml'}, @{isolated / 'work' / 'a.yml'}" in out
+    )
+    assert f"-e @{vars_file}" in out, "the by-hand command of the summary uses the same variables"
+
+    assert cli.main(["--destroy"], lambda name: this_host) == 0
+    assert not vars_file.exists(), "--destroy removes the prefix's variables file"
+
+
+def test_the_data_set_file_is_passed_below_the_users_variables(
+    isolated, keypair, vars_record, this_host, capsys
+):
+    csv = isolated / "pima.csv"
+    csv.write_text("6,148,72,35,0,33.6,0.627,50,1\n")
+    argv = ["--dataset-file", str(csv), "-e", "greeting=hi", "-e", "ml_dev_dataset_file=/elsewhere.csv"]
+
+    assert cli.main([*argv, *key_args(keypair)], lambda name: this_host) == 0, capsys.readouterr()
+
+    values = recorded(vars_record)
+    assert values["model_serving_dataset_file"] == str(csv)
+    assert values["ml_dev_dataset_file"] == "/elsewhere.csv", "the user's variable wins over the launcher's"
+
+
+def test_a_variable_the_playbook_needs_missing_fails_the_run(
+    isolated, keypair, vars_record, this_host, capsys
+):
+    code = cli.main(["-e", "number=1", *key_args(keypair)], lambda name: this_host)
+    out, err = capsys.readouterr()
+    assert code == 5
+    assert "no greeting was given" in out
+    assert "error: the configuration failed" in err
+
+
+def test_a_missing_or_broken_file_stops_before_any_machine_is_made(
+    isolated, keypair, vars_record, this_host, monkeypatch, capsys
+):
+    provider = this_host
+    missing = isolated / "work" / "missing.yml"
+    assert cli.main(["-e", "@missing.yml", *key_args(keypair)], lambda name: provider) == 2
+    assert f"error: the extra variables file {missing} does not exist" in capsys.readouterr().err
+
+    (isolated / "work" / "list.yml").write_text("- not\n- a mapping\n")
+    assert cli.main(["-e", "@list.yml", *key_args(keypair)], lambda name: provider) == 2
+    assert "must hold a mapping" in capsys.readouterr().err
+
+    monkeypatch.setenv("MLSTACK_EXTRA_VARS", str(isolated / "env-missing.yml"))
+    assert cli.main(["--no-configure", *key_args(keypair)], lambda name: provider) == 2
+    assert str(isolated / "env-missing.yml") in capsys.readouterr().err, "checked with --no-configure too"
+    assert provider.up_calls == 0
+    assert list(vars_record.iterdir()) == []
