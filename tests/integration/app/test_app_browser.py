@@ -3,14 +3,12 @@ repository's gunicorn.conf.py, answered by the session's real worker. Keeps a sc
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
 from app_services import start_gunicorn
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
+from tests.browser import chromium
 
 
 @pytest.fixture(scope="module")
@@ -22,31 +20,8 @@ def web_url(mlapp_vhost, mlapp_session_worker, mlapp_artifacts):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not shutil.which(CHROMEDRIVER):
-        pytest.fail(f"{CHROMEDRIVER} is missing (apt-get install chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1200",
-    ):
-        options.add_argument(arg)
-    # Chromium leaves org.chromium.Chromium.* directories in TMPDIR: keep them in pytest's own tmp
-    scratch = tmp_path_factory.mktemp("chromium")
-    options.add_argument(f"--user-data-dir={scratch / 'profile'}")
-    service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(scratch)})
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path_factory.mktemp("chromium")) as driver:
+        yield driver
 
 
 @pytest.mark.timeout(300)
