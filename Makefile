@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
-.PHONY: help venv up down status lint unit integration check test e2e bench clean
+.PHONY: help venv up down status lint unit integration check test e2e slow molecule bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,13 +42,20 @@ lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile), shellcheck
 unit: $(STAMP) ## Unit tests (seconds)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-integration: $(STAMP) ## Integration tests: real RabbitMQ, Celery, Chromium, Docker builds
-	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+integration: $(STAMP) ## Integration tests: real RabbitMQ, Celery, Chromium, Docker builds, local machines
+	$(VENV)/bin/pytest tests/integration -m "not slow" $(PYTEST_ARGS)
 
 check: lint unit integration ## The fast part: lint + unit + integration
 
-e2e: $(STAMP) ## End to end on local machines: from nothing to serving
-	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+e2e: $(STAMP) ## End to end on local machines: from nothing to serving, drills, git-push delivery, teardown
+	$(VENV)/bin/pytest tests/e2e tests/integration/git_deploy $(PYTEST_ARGS)
+
+slow: $(STAMP) ## The other converging suites: per-role drift drills and firewall checks, Docker in prodserver
+	$(VENV)/bin/pytest -m slow tests/integration/roles tests/integration/machines $(PYTEST_ARGS)
+
+molecule: $(STAMP) ## The molecule scenario (create, converge, idempotence, verify, destroy) on local machines
+	scripts/ensure-docker.sh
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/molecule test
 
 test: check e2e ## The whole test suite (what CI runs)
 
