@@ -1,0 +1,74 @@
+"""One stack for the module: brought up with start_instances.py (local machines, offline) the way a user
+does, destroyed at the end even when a test fails. Logs, inventory and state stay in
+artifacts/git_deploy/<prefix>/."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from provisioner.settings import REPO_ROOT
+from tests.e2e.stack import DATA_FILE, Stack
+from tests.machines_fixtures import ensure_docker
+
+# On top of the launcher's offline overrides: a short first training.
+TEST_VARS = {"model_serving_train_epochs": 20}
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A command's exit code and its output (stdout and stderr together, as a person sees them)."""
+
+    rc: int
+    output: str
+    seconds: float
+
+
+def run_on(stack: Stack, group: str, command: str, timeout: float = 900) -> Shell:
+    """Run ``command`` with bash on the machine of ``group`` as appuser, over SSH; never raises."""
+    host = stack.hostvars(group)
+    argv = [
+        "ssh",
+        "-p",
+        str(host["ansible_port"]),
+        "-i",
+        str(host["ansible_ssh_private_key_file"]),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"UserKnownHostsFile={stack.workdir / 'state' / 'known_hosts'}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        f"{host['ansible_user']}@{host['ansible_host']}",
+        f"bash -c {shlex.quote('set -euo pipefail; ' + command)} 2>&1",
+    ]
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    return Shell(result.returncode, result.stdout + result.stderr, time.monotonic() - started)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    if not DATA_FILE.is_file():
+        pytest.fail(f"the data set {DATA_FILE} is missing", pytrace=False)
+    ensure_docker()
+    prefix = f"gdt-{uuid.uuid4().hex[:8]}"
+    workdir = REPO_ROOT / "artifacts" / "git_deploy" / prefix
+    variables = {**TEST_VARS, "model_serving_secrets_dir": str(workdir / "secrets")}
+    created = Stack.create(prefix, workdir, variables)
+    print(f"\ngit_deploy: logs, inventory and state in {workdir}")
+    try:
+        up = created.up(log_name="up")
+        print(f"git_deploy: start_instances.py took {up.seconds:.0f} s")
+        assert up.rc == 0, up.explain()
+        yield created
+    finally:
+        down = created.launcher("--destroy", log_name="destroy", timeout=600)
+        leftovers = created.leftovers()
+        print(f"git_deploy: --destroy rc={down.rc}, leftovers: {leftovers or 'none'}")

@@ -1,0 +1,269 @@
+"""Git-push delivery on local machines (issue 6), driven as a person does: on devserver, as appuser, train,
+commit and `git push production main`; look at prodserver through its published port on 127.0.0.1.
+
+One module, one stack, tests in order: each builds on the state the previous one left (the release in
+service, the working repository's history). Figures (push durations) are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.stack import Stack, http_json
+from tests.integration.git_deploy.conftest import Shell, run_on
+
+pytestmark = [pytest.mark.machines, pytest.mark.slow]
+
+WORK = "~/mlstack/deploy"
+REPO = "$HOME/mlstack.git"
+CURRENT = "/opt/mlstack/current"
+KNOWN_ROW = [6, 148, 72, 35, 0, 33.6, 0.627, 50]
+MARKER = "pushed-from-devserver-7f3a"
+
+
+def on(stack: Stack, group: str, command: str) -> str:
+    """Run a command that must succeed; its output."""
+    result = run_on(stack, group, command)
+    assert result.rc == 0, f"{command!r} on {group} failed ({result.rc}):\n{result.output}"
+    return result.output
+
+
+def push(stack: Stack, what: str, command: str) -> Shell:
+    result = run_on(stack, "devserver", f"cd {WORK} && {command}")
+    print(f"\n--- {what}: {result.seconds:.1f} s, exit {result.rc}\n{result.output}")
+    return result
+
+
+def current(stack: Stack) -> str:
+    return on(stack, "prodserver", f"readlink {CURRENT}").strip()
+
+
+def served_model(stack: Stack) -> dict:
+    status, body = http_json(f"{stack.app_url}/api/accuracy", timeout=120)
+    assert status == 200, body
+    return body["model"]
+
+
+def repo_model(stack: Stack) -> tuple[str, dict]:
+    """sha256 of model.keras and the metadata in the working repository on devserver."""
+    sha = on(stack, "devserver", f"sha256sum {WORK}/model/model.keras").split()[0]
+    metadata = json.loads(on(stack, "devserver", f"cat {WORK}/model/metadata.json"))
+    return sha, metadata
+
+
+def server_main(stack: Stack) -> str:
+    return on(stack, "prodserver", f"git --git-dir={REPO} rev-parse refs/heads/main").strip()
+
+
+def page(stack: Stack, path: str) -> str:
+    with urllib.request.urlopen(f"{stack.app_url}{path}", timeout=120) as response:
+        assert response.status == 200
+        return response.read().decode()
+
+
+def changed_tasks(output: str, host: str) -> list[str]:
+    """The tasks of an ansible-playbook output that reported 'changed' on ``host``."""
+    found, task = [], ""
+    for line in output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.rstrip(" *")
+        elif line.startswith(f"changed: [{host}") and task not in found:
+            found.append(task)
+    return found
+
+
+def test_deploy_key_is_for_git_only_and_the_host_key_is_pinned(stack: Stack):
+    shell = run_on(stack, "devserver", "ssh -o BatchMode=yes prodserver id")
+    assert shell.rc != 0 and "unrecognized command" in shell.output, shell.output
+
+    host_key = on(stack, "prodserver", "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+    known = on(stack, "devserver", "cat ~/.ssh/known_hosts").splitlines()
+    assert f"prodserver {' '.join(host_key)}" in known
+    ssh_config = on(stack, "devserver", "cat ~/.ssh/config")
+    assert "StrictHostKeyChecking" not in ssh_config
+    assert "IdentityFile ~/.ssh/mlstack_deploy" in ssh_config
+
+    public = on(stack, "devserver", "cat ~/.ssh/mlstack_deploy.pub").split()[1]
+    authorized = on(stack, "prodserver", "cat ~/.ssh/authorized_keys").splitlines()
+    line = next(line for line in authorized if public in line)
+    assert line.startswith('restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" ssh-ed25519 '), line
+
+
+def test_working_repository_holds_the_release_in_service(stack: Stack):
+    release = current(stack).removeprefix("releases/")
+    note = on(stack, "prodserver", f"cat /opt/mlstack/releases/{release}.commit").strip()
+    assert on(stack, "devserver", f"git -C {WORK} rev-parse HEAD").strip() == note == server_main(stack)
+    assert on(stack, "devserver", f"git -C {WORK} remote get-url production").strip() == (
+        "appuser@prodserver:mlstack.git"
+    )
+    sha, _ = repo_model(stack)
+    assert served_model(stack)["sha256"] == sha
+
+
+def test_pushed_model_is_served(stack: Stack):
+    on(
+        stack,
+        "devserver",
+        f"cd {WORK} && ~/mlstack/train.sh --epochs 3 --seed 7 --out {WORK}/model && "
+        "git commit -qam 'Model: 3 epochs, seed 7'",
+    )
+    result = push(
+        stack,
+        "first push (a new model; turns the controller's release into a pushed one)",
+        "git push production main",
+    )
+    assert result.rc == 0, result.output
+    assert "deployed: release git-" in result.output
+
+    sha, metadata = repo_model(stack)
+    model = served_model(stack)
+    assert model["sha256"] == sha
+    assert model["training_accuracy"] == metadata["accuracy"]
+    assert model["epochs"] == metadata["epochs"] == 3
+    predictions = page(stack, "/predictions")
+    assert metadata["trained_at"] in predictions and sha in predictions
+    assert current(stack).startswith("releases/git-")
+    assert server_main(stack) == on(stack, "devserver", f"git -C {WORK} rev-parse HEAD").strip()
+
+
+def test_new_model_alone_is_delivered_to_the_running_release(stack: Stack):
+    before = current(stack)
+    on(stack, "devserver", "~/mlstack/train.sh --epochs 2 --seed 5 && ~/mlstack/bin/publish-model")
+    result = push(stack, "model-only push", "git push production main")
+    assert result.rc == 0, result.output
+    assert "only the model is delivered" in result.output
+    assert current(stack) == before
+    sha, metadata = repo_model(stack)
+    model = served_model(stack)
+    assert (model["sha256"], model["epochs"]) == (sha, metadata["epochs"]) == (sha, 2)
+
+
+def test_push_to_another_branch_is_stored_not_deployed(stack: Stack):
+    before_release, before_model = current(stack), served_model(stack)["sha256"]
+    result = push(
+        stack,
+        "push to a branch that does not deploy",
+        "git checkout -q -b experiment && ~/mlstack/train.sh --epochs 1 --seed 3 --out model >/dev/null && "
+        "git commit -qam Experiment && rc=0 && git push production experiment || rc=$?; "
+        "git checkout -q main; exit $rc",
+    )
+    assert result.rc == 0, result.output
+    assert "experiment: stored, not deployed (only main/master deploy)" in result.output
+    assert current(stack) == before_release
+    assert served_model(stack)["sha256"] == before_model
+    stored = on(stack, "prodserver", f"git --git-dir={REPO} rev-parse refs/heads/experiment").strip()
+    assert stored == on(stack, "devserver", f"git -C {WORK} rev-parse experiment").strip()
+
+
+def test_push_that_breaks_the_app_is_rejected_and_the_previous_release_keeps_serving(stack: Stack):
+    before_release, before_model = current(stack), served_model(stack)["sha256"]
+    before_main = server_main(stack)
+    result = push(
+        stack,
+        "push of a broken app",
+        "echo 'def broken(:' >> mlapp/web/__init__.py && git commit -qam 'Break the web app' && "
+        "git push production main",
+    )
+    try:
+        assert result.rc != 0, result.output
+        assert "deploy FAILED" in result.output
+        assert f"{before_release.removeprefix('releases/')} keeps serving" in result.output
+        assert "SyntaxError" in result.output  # the web container's log says why
+        assert "\x1b" not in result.output  # plain text, no terminal escapes
+        assert "[remote rejected] main -> main" in result.output
+
+        status, health = http_json(f"{stack.app_url}/healthz")
+        assert status == 200, health
+        status, answer = http_json(f"{stack.app_url}/api/predict", KNOWN_ROW)
+        assert status == 200, answer
+        assert answer["model"]["sha256"] == before_model
+        assert current(stack) == before_release
+        assert server_main(stack) == before_main
+        failed = re.search(r"new code: release (git-[0-9a-f]{12})", result.output)
+        assert failed, result.output
+        listing = on(stack, "prodserver", "ls -a /opt/mlstack/releases")
+        assert failed[1] not in listing
+    finally:
+        on(stack, "devserver", f"cd {WORK} && git reset -q --hard HEAD~1")
+
+
+def test_code_change_builds_new_images_and_switches_the_release(stack: Stack):
+    before_release, before_model = current(stack), served_model(stack)["sha256"]
+    result = push(
+        stack,
+        "push of a code change (a template)",
+        f"sed -i 's|{{% block content %}}|{{% block content %}}<p id=\"pushed\">{MARKER}</p>|' "
+        "mlapp/web/templates/index.html && grep -q "
+        f"{MARKER} mlapp/web/templates/index.html && git commit -qam 'Say where the page comes from' && "
+        "git push production main",
+    )
+    assert result.rc == 0, result.output
+    release = re.search(r"new code: release (git-[0-9a-f]{12})", result.output)
+    assert release, result.output
+    assert current(stack) == f"releases/{release[1]}" != before_release
+    images = f"mlstack/web:{release[1]} mlstack/worker:{release[1]}"
+    on(stack, "prodserver", f"sudo docker image inspect {images} >/dev/null")
+    assert MARKER in page(stack, "/")
+    assert served_model(stack)["sha256"] == before_model
+
+
+def test_playbook_rerun_keeps_the_pushed_release(stack: Stack):
+    before_release, before_model = current(stack), served_model(stack)["sha256"]
+    run = stack.playbook("rerun-after-pushes")
+    print(f"\nplaybook re-run: {run.seconds:.0f} s, changed {run.changed()}")
+    assert run.rc == 0, run.explain()
+    assert run.recap["prodserver"]["changed"] == 0, changed_tasks(run.output, "prodserver")
+    assert current(stack) == before_release
+    assert served_model(stack)["sha256"] == before_model
+    assert MARKER in page(stack, "/")
+
+
+def test_playbook_heals_the_pushed_release_from_its_commit(stack: Stack):
+    release = current(stack)
+    on(
+        stack,
+        "prodserver",
+        f"sudo rm {CURRENT}/mlapp/web/templates/index.html && "
+        f"echo '# drift' | sudo tee -a {CURRENT}/compose.yaml && "
+        "sudo rm /opt/mlstack/shared/model/metadata.json",
+    )
+    run = stack.playbook("heal")
+    assert run.rc == 0, run.explain()
+    assert changed_tasks(run.output, "prodserver") == [
+        "TASK [model_serving : Restore the pushed release's files and model from its commit]"
+    ], run.explain()
+    note = f"/opt/mlstack/releases/{release.removeprefix('releases/')}.commit"
+    commit = on(stack, "prodserver", f"cat {note}").strip()
+    for path, server_path in (
+        ("mlapp/web/templates/index.html", f"{CURRENT}/mlapp/web/templates/index.html"),
+        ("compose.yaml", f"{CURRENT}/compose.yaml"),
+        ("model/metadata.json", "/opt/mlstack/shared/model/metadata.json"),
+    ):
+        on(stack, "prodserver", f"git --git-dir={REPO} show {commit}:{path} | sudo cmp - {server_path}")
+    assert current(stack) == release
+    assert MARKER in page(stack, "/")
+
+
+def test_installed_scripts_are_shellcheck_clean(stack: Stack, tmp_path: Path):
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.fail("shellcheck is not installed", pytrace=False)
+    scripts = {
+        "publish-model": on(stack, "devserver", "cat ~/mlstack/bin/publish-model"),
+        "mlstack-deploy": on(stack, "prodserver", "cat /usr/local/sbin/mlstack-deploy"),
+        "pre-receive": on(stack, "prodserver", f"cat {REPO}/hooks/pre-receive"),
+        "post-receive": on(stack, "prodserver", f"cat {REPO}/hooks/post-receive"),
+    }
+    for name, text in scripts.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = subprocess.run(
+        [shellcheck, *(str(tmp_path / name) for name in scripts)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
