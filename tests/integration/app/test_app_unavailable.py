@@ -61,7 +61,10 @@ def test_requests_that_timed_out_are_not_run_later(lonely_app, mlapp_empty_vhost
     worker, _ = start_worker(mlapp_empty_vhost.url, tmp_path / "model", tmp_path, name="late")
     try:
         assert client.post("/api/predict", json=ROW).status_code == 200
-        # only the fresh request ran: the stale one expired (dropped by RabbitMQ or revoked by the worker)
+        # only the fresh request ran: the stale one expired (dropped by RabbitMQ or revoked by the worker).
+        # The worker logs "succeeded" after it has sent the result: wait for that line, then for any other.
+        worker.wait_for_log(r"succeeded in", timeout=30)
+        worker.stop()
         assert worker.log().count("succeeded in") == 1
     finally:
         worker.stop()
