@@ -157,10 +157,10 @@ class Stack:
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.hostvars('prodserver')['app_port']}"
 
-    def ssh(self, group: str, command: str, timeout: float = 300, check: bool = True) -> str:
-        """Run ``command`` on the machine of ``group`` as appuser (sudo inside when needed)."""
+    def ssh_argv(self, group: str) -> list[str]:
+        """``ssh`` to the machine of ``group`` as appuser, checking its host key (add the command)."""
         host = self.hostvars(group)
-        argv = [
+        return [
             "ssh",
             "-p",
             str(host["ansible_port"]),
@@ -173,8 +173,11 @@ class Stack:
             "-o",
             "StrictHostKeyChecking=yes",
             f"{host['ansible_user']}@{host['ansible_host']}",
-            command,
         ]
+
+    def ssh(self, group: str, command: str, timeout: float = 300, check: bool = True) -> str:
+        """Run ``command`` on the machine of ``group`` as appuser (sudo inside when needed)."""
+        argv = [*self.ssh_argv(group), command]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"{command!r} on {group} failed ({result.returncode}): {result.stderr}")

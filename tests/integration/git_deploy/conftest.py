@@ -32,20 +32,8 @@ class Shell:
 
 def run_on(stack: Stack, group: str, command: str, timeout: float = 900) -> Shell:
     """Run ``command`` with bash on the machine of ``group`` as appuser, over SSH; never raises."""
-    host = stack.hostvars(group)
     argv = [
-        "ssh",
-        "-p",
-        str(host["ansible_port"]),
-        "-i",
-        str(host["ansible_ssh_private_key_file"]),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        f"UserKnownHostsFile={stack.workdir / 'state' / 'known_hosts'}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        f"{host['ansible_user']}@{host['ansible_host']}",
+        *stack.ssh_argv(group),
         f"bash -c {shlex.quote('set -euo pipefail; ' + command)} 2>&1",
     ]
     started = time.monotonic()
