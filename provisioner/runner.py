@@ -168,6 +168,14 @@ def run_playbook(
     )
 
 
+def print_recap(result: RunResult, out: Out = say) -> None:
+    """The per-host counts of a finished run and where its artifacts are."""
+    out("RECAP")
+    for line in recap(result.stats):
+        out(line)
+    out(f"  artifacts: {result.artifacts}")
+
+
 def configure(
     playbook: Path,
     inventory: Path,
@@ -190,10 +198,7 @@ def configure(
         extravars=extravars,
         project_dir=playbook.parent,
     )
-    out("RECAP")
-    for line in recap(result.stats):
-        out(line)
-    out(f"  artifacts: {result.artifacts}")
+    print_recap(result, out)
     if not result.ok:
         hosts = ", ".join(result.failed_hosts) or "?"
         raise ConfigureError(
@@ -231,10 +236,7 @@ def drain(
         out=out,
         project_dir=project_dir,
     )
-    out("RECAP")
-    for line in recap(result.stats):
-        out(line)
-    out(f"  artifacts: {result.artifacts}")
+    print_recap(result, out)
     if not result.ok:
         failed = ", ".join(result.failed_hosts) or "?"
         raise ConfigureError(
