@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-ROLES = ("common", "docker", "model_serving", "ml_dev", "git_deploy")
+ROLES = ("common", "docker", "model_serving", "ml_dev", "git_deploy", "remote_workers")
 COLLECTIONS_DIR = Path(__import__("ansible_collections").__path__[0])
 
 
