@@ -16,6 +16,9 @@ Variables (all optional; defaults in brackets):
   MODEL_DIR                worker: directory holding model.keras and metadata.json [/srv/model]
   DATA_FILE                worker: the data set CSV evaluated by /predictions [/srv/data/dataset.csv]
   WORKER_CONCURRENCY       worker: processes per worker container [1]
+  MACHINE_HOST             the machine this container runs on (prodserver, mlstack-worker-1, ...) [local]:
+                           the worker's node name is MACHINE_HOST@<hostname> (mlapp.nodes) and task
+                           results name it as "host"; no "@" and no whitespace
   MLAPP_TEST_TASK_DELAY    worker, tests only: seconds each task sleeps first [0]
 """
 
@@ -54,6 +57,7 @@ class Config:
     model_dir: Path = Path("/srv/model")
     data_file: Path = Path("/srv/data/dataset.csv")
     worker_concurrency: int = 1
+    machine_host: str = "local"
     test_task_delay: float = 0.0
 
     @property
@@ -81,6 +85,7 @@ class Config:
             model_dir=Path(env.get("MODEL_DIR") or defaults.model_dir),
             data_file=Path(env.get("DATA_FILE") or defaults.data_file),
             worker_concurrency=_positive(env, "WORKER_CONCURRENCY", int, defaults.worker_concurrency),
+            machine_host=_machine_host(env, defaults.machine_host),
             test_task_delay=_non_negative(env, "MLAPP_TEST_TASK_DELAY", defaults.test_task_delay),
         )
 
@@ -93,6 +98,15 @@ def broker_url_from(env: Mapping[str, str]) -> str:
     password = quote(env.get("RABBITMQ_PASSWORD") or "guest", safe="")
     vhost = quote(env.get("RABBITMQ_VHOST") or "/", safe="")
     return f"amqp://{user}:{password}@{host}:{port}/{vhost}"
+
+
+def _machine_host(env: Mapping[str, str], default: str) -> str:
+    raw = env.get("MACHINE_HOST")
+    if raw is None or raw == "":
+        return default
+    if "@" in raw or any(c.isspace() for c in raw):
+        raise ConfigError(f"MACHINE_HOST={raw!r} must be a machine name, without '@' or whitespace")
+    return raw
 
 
 def _positive(env: Mapping[str, str], name: str, kind: type[int] | type[float], default: float) -> Any:

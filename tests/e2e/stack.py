@@ -129,9 +129,16 @@ class Stack:
         run.recap = parse_recap(run.output, RECAP)
         return run
 
-    def up(self, log_name: str) -> Run:
+    def up(self, log_name: str, *args: str) -> Run:
+        """``start_instances.py`` the way a user brings the stack up offline (plus ``args``)."""
         return self.launcher(
-            "--offline", "--dataset-file", str(DATA_FILE), "-e", f"@{self.vars_file}", log_name=log_name
+            "--offline",
+            "--dataset-file",
+            str(DATA_FILE),
+            "-e",
+            f"@{self.vars_file}",
+            *args,
+            log_name=log_name,
         )
 
     def playbook(self, log_name: str, timeout: float = 3600) -> Run:
@@ -148,18 +155,24 @@ class Stack:
         run.recap = parse_recap(run.output, PLAYBOOK_RECAP)
         return run
 
-    def hostvars(self, group: str) -> dict[str, Any]:
+    def hosts(self, group: str) -> dict[str, dict[str, Any]]:
+        """The inventory's hosts of ``group`` (name -> variables), in the inventory's order."""
         inventory = yaml.safe_load(self.inventory.read_text(encoding="utf-8"))
-        hosts = inventory["all"]["children"][group]["hosts"]
-        return next(iter(hosts.values()))
+        return inventory["all"]["children"][group].get("hosts") or {}
+
+    def hostvars(self, group: str, host: str | None = None) -> dict[str, Any]:
+        """The variables of ``host`` (default: the first host of ``group``)."""
+        hosts = self.hosts(group)
+        return hosts[host] if host is not None else next(iter(hosts.values()))
 
     @property
     def app_url(self) -> str:
         return f"http://127.0.0.1:{self.hostvars('prodserver')['app_port']}"
 
-    def ssh_argv(self, group: str) -> list[str]:
-        """``ssh`` to the machine of ``group`` as appuser, checking its host key (add the command)."""
-        host = self.hostvars(group)
+    def ssh_argv(self, group: str, name: str | None = None) -> list[str]:
+        """``ssh`` to the machine of ``group`` (or its host ``name``) as appuser, checking its host key
+        (add the command)."""
+        host = self.hostvars(group, name)
         return [
             "ssh",
             "-p",
@@ -175,9 +188,12 @@ class Stack:
             f"{host['ansible_user']}@{host['ansible_host']}",
         ]
 
-    def ssh(self, group: str, command: str, timeout: float = 300, check: bool = True) -> str:
-        """Run ``command`` on the machine of ``group`` as appuser (sudo inside when needed)."""
-        argv = [*self.ssh_argv(group), command]
+    def ssh(
+        self, group: str, command: str, timeout: float = 300, check: bool = True, name: str | None = None
+    ) -> str:
+        """Run ``command`` on the machine of ``group`` (or its host ``name``) as appuser (sudo inside when
+        needed)."""
+        argv = [*self.ssh_argv(group, name), command]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"{command!r} on {group} failed ({result.returncode}): {result.stderr}")

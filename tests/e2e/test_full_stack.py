@@ -1,4 +1,5 @@
-"""From nothing to serving on local machines, then idempotence, healing drills and teardown (issue 7).
+"""From nothing to serving on local machines, then idempotence, healing drills, scaling out to worker
+machines and back in, and teardown (issues 7 and 8).
 
 One module, one stack, tests in order: each step builds on the previous one. The stack is removed at the
 end even when a step fails; logs and the screenshot stay in artifacts/e2e/<prefix>/.
@@ -6,11 +7,15 @@ end even when a step fails; logs and the screenshot stay in artifacts/e2e/<prefi
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import re
+import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -189,6 +194,121 @@ def test_killed_worker_loses_no_prediction(stack: Stack, first_run) -> None:
     assert statuses == [200] * requests
     healthy_after(stack, "8-heal-killed-worker")
     assert sorted(app_containers(stack).values()) == ["running"] * 4
+
+
+# --- scale out: worker machines (issue 8) ------------------------------------------------------------------
+
+
+def worker_machines(stack: Stack) -> list[str]:
+    return list(stack.hosts("workers"))
+
+
+def predict_many(stack: Stack, count: int, threads: int = 6) -> list[tuple[int, Any]]:
+    """``count`` predictions of the known row, ``threads`` at a time: (status, body) each."""
+
+    def predict(_: int) -> tuple[int, Any]:
+        return http_json(f"{stack.app_url}/api/predict", KNOWN_ROW, timeout=60)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(predict, range(count)))
+
+
+def serving_hosts(stack: Stack, wanted: set[str], rounds: int = 5) -> collections.Counter[str]:
+    """Predictions (40 per round, at most ``rounds``) until every host of ``wanted`` answered one; how many
+    each host answered."""
+    served: collections.Counter[str] = collections.Counter()
+    for _ in range(rounds):
+        for status, body in predict_many(stack, 40):
+            assert status == 200, body
+            served[body["host"]] += 1
+        if wanted <= set(served):
+            break
+    return served
+
+
+def test_scale_out_to_two_worker_machines(stack: Stack, first_run) -> None:
+    run = stack.up("11-workers-2", "--workers", "2")
+    assert run.rc == 0, run.explain()
+    names = worker_machines(stack)
+    assert names == [f"{stack.prefix}-worker-1", f"{stack.prefix}-worker-2"], names
+    assert set(run.recap) >= {"prodserver", "devserver", *names}, run.explain()
+    print(f"e2e: scaling out to 2 worker machines took {run.seconds:.0f}s")
+    health = wait_healthy(stack.app_url, timeout=120)
+    assert set(health["hosts"]) >= {"prodserver", *names}, health
+    served = serving_hosts(stack, set(names))
+    assert set(names) <= set(served), served
+    print(f"e2e: predictions per host: {dict(served)}")
+    # RabbitMQ's AMQP port is published on prodserver's private address only (not 0.0.0.0, not loopback).
+    private = stack.hostvars("prodserver")["private_address"]
+    published = stack.ssh("prodserver", "sudo docker port mlstack-rabbitmq-1 5672").split()
+    assert published == [f"{private}:5672"], published
+
+
+def test_rerun_with_worker_machines_changes_nothing(stack: Stack, first_run) -> None:
+    run = stack.up("12-workers-rerun")  # no --workers: the worker machines that exist are kept
+    assert run.rc == 0, run.explain()
+    assert set(run.recap) >= set(worker_machines(stack)), run.explain()
+    assert run.changed() == {host: 0 for host in run.recap}, run.explain()
+    print(f"e2e: no-op re-run with 2 worker machines took {run.seconds:.0f}s")
+
+
+def test_git_push_reaches_every_worker_machine(stack: Stack, first_run) -> None:
+    out = stack.ssh(
+        "devserver",
+        "~/mlstack/train.sh --epochs 2 --seed 11 >/dev/null && ~/mlstack/bin/publish-model >/dev/null && "
+        "cd ~/mlstack/deploy && git push production main 2>&1 && sha256sum model/model.keras",
+        timeout=1800,
+    )
+    sha = out.split()[-2]
+    for name in worker_machines(stack):
+        assert f"{name}: sent" in out, out
+    names = set(worker_machines(stack))
+    answers = [body for _ in range(3) for status, body in predict_many(stack, 40)]
+    assert {body["model"]["sha256"] for body in answers} == {sha}, out
+    assert names <= {body["host"] for body in answers}, out
+
+
+def under_load(stack: Stack, action: Callable[[], Any], settle: float = 3.0) -> tuple[Any, list[int]]:
+    """Run ``action`` while two clients send predictions one after the other (until ``settle`` seconds
+    after it ended; at most 3000); its result and the status of every prediction."""
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def client() -> None:
+        while not done.is_set() and len(statuses) < 3000:
+            statuses.append(http_json(f"{stack.app_url}/api/predict", KNOWN_ROW, timeout=60)[0])
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        clients = [pool.submit(client) for _ in range(2)]
+        time.sleep(1.0)  # predictions are in flight
+        try:
+            result = action()
+            time.sleep(settle)
+        finally:
+            done.set()
+        for future in clients:
+            future.result()
+    return result, statuses
+
+
+def test_scale_in_drains_a_worker_machine_under_load(stack: Stack, first_run) -> None:
+    run, statuses = under_load(stack, lambda: stack.up("13-workers-1", "--workers", "1"))
+    assert run.rc == 0, run.explain()
+    assert "Draining" in run.output, run.output
+    assert worker_machines(stack) == [f"{stack.prefix}-worker-1"]
+    assert not [item for item in stack.leftovers() if "worker-2" in item]
+    assert statuses and set(statuses) == {200}, collections.Counter(statuses)
+    print(f"e2e: {len(statuses)} predictions during the scale-in, all answered")
+    health = wait_healthy(stack.app_url, timeout=120)
+    assert f"{stack.prefix}-worker-2" not in health["hosts"], health
+
+
+def test_stopped_worker_machine_loses_no_prediction(stack: Stack, first_run) -> None:
+    machine = f"{stack.prefix}-worker-1"
+    stop = ["docker", "stop", "--time", "60", machine]
+    _, statuses = under_load(stack, lambda: subprocess.run(stop, check=True, timeout=120))
+    assert statuses and set(statuses) == {200}, collections.Counter(statuses)
+    print(f"e2e: {len(statuses)} predictions while {machine} stopped, all answered")
 
 
 def test_destroy_leaves_nothing(stack: Stack, first_run) -> None:

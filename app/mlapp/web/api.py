@@ -1,7 +1,8 @@
 """The JSON API under /api.
 
 POST /api/predict takes one row or a list of rows of the 8 features (see mlapp.features for the accepted
-shapes and limits) and answers {"count", "predictions": [{"outcome", "probability"}], "model", "worker"}.
+shapes and limits) and answers {"count", "predictions": [{"outcome", "probability"}], "model", "worker",
+"host"}: "worker" is the Celery node that answered, "host" the machine it runs on (its MACHINE_HOST).
 Bad input -> 400, a body over MAX_CONTENT_LENGTH -> 413, no worker/broker within PREDICT_TIMEOUT -> 503.
 """
 
@@ -49,6 +50,7 @@ def predict() -> Response:
         predictions=result["predictions"],
         model=result.get("model"),
         worker=result.get("worker"),
+        host=result.get("host"),
     )
 
 

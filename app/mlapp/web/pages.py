@@ -1,4 +1,5 @@
-"""The HTML pages: /, /predictions (accuracy, true vs predicted table, chart) and /accuracy."""
+"""The HTML pages: /, /predictions (accuracy, true vs predicted table, chart), /accuracy and /status (the
+live workers grouped by host, and the broker)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mlapp.config import MAX_SAMPLE_ROWS
 from mlapp.features import FEATURES
 from mlapp.web.chart import outcome_chart
 from mlapp.web.context import web_context
+from mlapp.web.health import probe
 
 bp = Blueprint("pages", __name__)
 
@@ -39,3 +41,11 @@ def predictions() -> str:
 def accuracy() -> str:
     result: dict[str, Any] = web_context().dispatcher.call(EVALUATE_TASK, 0)
     return render_template("accuracy.html", result=result)
+
+
+@bp.get("/status")
+def status() -> str:
+    """Always 200 (the page itself works). It shows no secret: no broker URL, credentials or error text."""
+    ctx = web_context()
+    state = probe(ctx.celery, ctx.config.health_timeout)
+    return render_template("status.html", state=state, web_host=ctx.config.machine_host)

@@ -1,4 +1,7 @@
-"""The tasks the web sends by name (see mlapp.celery_app for the names and delivery settings)."""
+"""The tasks the web sends by name (see mlapp.celery_app for the names and delivery settings).
+
+Every result names the worker that ran it: "worker" (its Celery node name) and "host" (MACHINE_HOST, the
+machine it runs on)."""
 
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ def register_tasks(app: Celery, config: Config, cache: ModelCache, evaluator: Ev
             "predictions": _predictions(loaded.predictor(x)),
             "model": loaded.describe(),
             "worker": self.request.hostname,
+            "host": config.machine_host,
         }
 
     @app.task(name=EVALUATE_TASK, bind=True)
@@ -50,6 +54,7 @@ def register_tasks(app: Celery, config: Config, cache: ModelCache, evaluator: Ev
         result = evaluator.evaluate(loaded, sample_rows)
         result["model"] = loaded.describe()
         result["worker"] = self.request.hostname
+        result["host"] = config.machine_host
         return result
 
     @app.task(name=PREDICT_RELOAD_TASK, bind=True)
@@ -63,4 +68,5 @@ def register_tasks(app: Celery, config: Config, cache: ModelCache, evaluator: Ev
             "predictions": _predictions(predict_reloading(config.model_path, x)),
             "model": {"sha256": None, "reloaded": True},
             "worker": self.request.hostname,
+            "host": config.machine_host,
         }

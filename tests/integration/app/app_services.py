@@ -215,11 +215,14 @@ def start_worker(
     concurrency: int = 1,
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 120.0,
+    machine_host: str | None = None,
 ) -> tuple[Process, str]:
-    """A real Celery worker (`celery -A mlapp.worker.main worker`); returns it and its node name once it
-    answers pings."""
-    name = name or f"w{secrets.token_hex(3)}"
-    node = f"{name}@mlapp-test"
+    """A real Celery worker; returns it and its node name once it answers pings.
+
+    Without machine_host: `celery -A mlapp.worker.main worker -n <name>@mlapp-test`. With it: the worker
+    image's command, `python -m mlapp.worker` with MACHINE_HOST=machine_host, which names the node
+    <machine_host>@<this machine's hostname> by itself."""
+    name = name or machine_host or f"w{secrets.token_hex(3)}"
     env = app_env(
         CELERY_BROKER_URL=broker_url,
         MODEL_DIR=str(model_dir),
@@ -227,18 +230,14 @@ def start_worker(
         WORKER_CONCURRENCY=str(concurrency),
         **(extra_env or {}),
     )
-    argv = [
-        PYTHON,
-        "-m",
-        "celery",
-        "-A",
-        "mlapp.worker.main",
-        "worker",
-        "-n",
-        node,
-        "--loglevel",
-        os.environ.get("MLAPP_TEST_LOGLEVEL", "INFO"),
-    ]
+    if machine_host is None:
+        node = f"{name}@mlapp-test"
+        argv = [PYTHON, "-m", "celery", "-A", "mlapp.worker.main", "worker", "-n", node]
+    else:
+        env["MACHINE_HOST"] = machine_host
+        node = f"{machine_host}@{socket.gethostname()}"
+        argv = [PYTHON, "-m", "mlapp.worker"]
+    argv += ["--loglevel", os.environ.get("MLAPP_TEST_LOGLEVEL", "INFO")]
     argv += ["--without-mingle", "--without-gossip"]
     worker = Process.start(node, argv, env, log_dir / f"worker-{name}.log")
     try:

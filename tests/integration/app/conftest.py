@@ -83,12 +83,22 @@ def mlapp_models(tmp_path_factory) -> dict[str, TrainedModel]:
     }
 
 
+SESSION_HOST = "it-session-host"
+
+
+@pytest.fixture(scope="session")
+def mlapp_session_host() -> str:
+    """The MACHINE_HOST of the session worker."""
+    return SESSION_HOST
+
+
 @pytest.fixture(scope="session")
 def mlapp_session_worker(mlapp_vhost, mlapp_models, tmp_path_factory, mlapp_artifacts) -> Iterator[str]:
-    """One worker on the session vhost serving model "a" from a directory of its own; yields its node."""
+    """One worker on the session vhost serving model "a" from a directory of its own, started as the
+    worker image starts it (`python -m mlapp.worker`, MACHINE_HOST=it-session-host); yields its node."""
     model_dir = tmp_path_factory.mktemp("served")
     copy_model(mlapp_models["a"].path, model_dir)
-    worker, node = start_worker(mlapp_vhost.url, model_dir, mlapp_artifacts, name="session")
+    worker, node = start_worker(mlapp_vhost.url, model_dir, mlapp_artifacts, machine_host=SESSION_HOST)
     yield node
     worker.stop()
 

@@ -1,5 +1,6 @@
 """The containers: both image targets build from the local base image (no registry), the compose stack
-comes up with two workers on 127.0.0.1 ports, answers /healthz and a prediction, and is removed again."""
+comes up with two workers on 127.0.0.1 ports, answers /healthz and a prediction, and is removed again.
+MACHINE_HOST names the workers' machine: node names MACHINE_HOST@<container id>, one per container."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from app_services import APP, DATA_CSV, REPO, ROW, copy_model, free_port
 WEB_IMAGE = "mlstack/web:latest"
 WORKER_IMAGE = "mlstack/worker:latest"
 RABBITMQ_IMAGE = "mlstack/rabbitmq:local"
+MACHINE_HOST = "it-compose-host"
 
 
 def run(*argv: str, timeout: float = 1800, **kwargs) -> subprocess.CompletedProcess:
@@ -78,6 +80,8 @@ def stack(images, mlapp_models):
                 "WEB_BIND=127.0.0.1",
                 f"WEB_PORT={web_port}",
                 f"RABBITMQ_MANAGEMENT_PORT={free_port()}",
+                f"RABBITMQ_AMQP_PORT={free_port()}",  # the host's own RabbitMQ holds 5672
+                f"MACHINE_HOST={MACHINE_HOST}",
                 f"RABBITMQ_IMAGE={images['rabbitmq']}",
                 f"WEB_IMAGE={images['web']}",
                 f"WORKER_IMAGE={images['worker']}",
@@ -123,11 +127,19 @@ def test_compose_stack_serves_predictions(stack, mlapp_models):
     compose, base, _ = stack
     health = wait_healthy(base, workers=2, timeout=300)
     assert health["broker"] == "ok"
+    [nodes] = health["hosts"].values()
+    assert list(health["hosts"]) == [MACHINE_HOST] and nodes == health["workers"]
+    assert len(set(nodes)) == 2 and all(node.startswith(f"{MACHINE_HOST}@") for node in nodes)
+    for index in ("1", "2"):  # each container's healthcheck pings its own node
+        check = [*compose, "exec", "-T", "--index", index, "worker"]
+        out = run(*check, "python", "-m", "mlapp.worker.healthcheck", "--timeout", "10").stdout
+        assert f"{MACHINE_HOST}@" in out and "answered" in out
 
     status, body = http("POST", f"{base}/api/predict", {"rows": [ROW, ROW]})
     assert status == 200, body
     assert body["count"] == 2
     assert body["model"]["sha256"] == mlapp_models["a"].sha256
+    assert body["host"] == MACHINE_HOST and body["worker"] in nodes
     status, body = http("POST", f"{base}/api/predict", [-1, *ROW[1:]])
     assert status == 400 and body["error"] == "invalid_input"
     with urllib.request.urlopen(f"{base}/predictions", timeout=30) as response:

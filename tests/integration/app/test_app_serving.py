@@ -1,7 +1,10 @@
 """Predictions and pages through the Flask test client, answered by a real Celery worker over the real
-RabbitMQ, from a model trained by the real CLI in this session."""
+RabbitMQ, from a model trained by the real CLI in this session. The worker runs with
+MACHINE_HOST=it-session-host: its node name, results, /healthz and /status name that host."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from app_services import ROW
@@ -19,7 +22,7 @@ def predict(client, body):
     return response.get_json()
 
 
-def test_one_positional_row(mlapp_client, mlapp_models, mlapp_session_worker):
+def test_one_positional_row(mlapp_client, mlapp_models, mlapp_session_worker, mlapp_session_host):
     body = predict(mlapp_client, ROW)
     assert body["count"] == 1
     [prediction] = body["predictions"]
@@ -28,6 +31,8 @@ def test_one_positional_row(mlapp_client, mlapp_models, mlapp_session_worker):
     assert body["model"]["sha256"] == mlapp_models["a"].sha256
     assert body["model"]["trained_at"] == mlapp_models["a"].metadata["trained_at"]
     assert body["worker"] == mlapp_session_worker
+    assert body["host"] == mlapp_session_host
+    assert mlapp_session_worker.startswith(f"{mlapp_session_host}@")
 
 
 def test_named_and_positional_rows_agree(mlapp_client):
@@ -73,17 +78,32 @@ def test_predictions_page(mlapp_client):
     assert "<svg" in page and 'class="bar"' in page
 
 
-def test_accuracy_page(mlapp_client):
+def test_accuracy_page(mlapp_client, mlapp_session_worker, mlapp_session_host):
     page = mlapp_client.get("/accuracy").get_data(as_text=True)
     assert 'id="accuracy"' in page and 'id="confusion"' in page
+    assert f"{mlapp_session_worker} on {mlapp_session_host}" in page
+    api = mlapp_client.get("/api/accuracy").get_json()
+    assert (api["worker"], api["host"]) == (mlapp_session_worker, mlapp_session_host)
 
 
-def test_healthz_reports_the_worker(mlapp_client, mlapp_session_worker):
+def test_healthz_reports_the_worker_and_its_host(mlapp_client, mlapp_session_worker, mlapp_session_host):
     response = mlapp_client.get("/healthz")
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "ok" and body["broker"] == "ok"
-    assert mlapp_session_worker in body["workers"]
+    assert body["workers"] == [mlapp_session_worker]
+    assert body["hosts"] == {mlapp_session_host: [mlapp_session_worker]}
+
+
+def test_status_page_lists_the_worker_under_its_host(mlapp_client, mlapp_session_worker, mlapp_session_host):
+    response = mlapp_client.get("/status")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="broker" class="ok">reachable<' in page
+    [row] = re.findall(r"<tbody>(.*?)</tbody>", page, re.S)
+    assert f'class="text host">{mlapp_session_host}<' in row
+    assert f"<code>{mlapp_session_worker}</code>" in row and 'class="count">1<' in row
+    assert 'id="no-workers"' not in page
 
 
 def test_invalid_rows_never_reach_the_worker(mlapp_client):

@@ -71,3 +71,15 @@ def test_values_are_parsed():
 def test_bad_values_are_reported_by_name(env, fragment):
     with pytest.raises(ConfigError, match=fragment):
         Config.from_env(env)
+
+
+def test_machine_host_defaults_to_local():
+    assert Config.from_env({}).machine_host == "local"
+    assert Config.from_env({"MACHINE_HOST": ""}).machine_host == "local"
+    assert Config.from_env({"MACHINE_HOST": "mlstack-worker-1"}).machine_host == "mlstack-worker-1"
+
+
+@pytest.mark.parametrize("value", ["a@b", "two words", "tab\there"])
+def test_machine_host_must_be_a_plain_name(value):
+    with pytest.raises(ConfigError, match="MACHINE_HOST"):
+        Config.from_env({"MACHINE_HOST": value})

@@ -12,6 +12,7 @@ from mlapp.config import Config
 from mlapp.web import create_app
 client = create_app(Config(broker_url="amqp://x:y@127.0.0.1:1//", predict_timeout=1)).test_client()
 client.get("/"); client.get("/api"); client.post("/api/predict", json=[1] * 8); client.get("/predictions")
+client.get("/status"); client.get("/healthz")
 heavy = sorted(m for m in ("tensorflow", "keras", "numpy") if m in sys.modules)
 print(",".join(heavy) or "none")
 """
