@@ -1,13 +1,12 @@
-"""The role remote_workers' scripts, as shipped: strict bash, shellcheck clean, and the receive command's
-guard (the only thing prodserver's delivery key may run on a worker machine) run for real against a
-directory of its own: what it installs, what it refuses, and what its status reports."""
+"""The guard of the role remote_workers' receive command (the only thing prodserver's delivery key may run
+on a worker machine), run for real against a directory of its own: what it installs, what it refuses,
+and what its status reports. (Strict bash and shellcheck: test_role_scripts.py.)"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -15,31 +14,10 @@ from pathlib import Path
 import pytest
 
 FILES = Path(__file__).resolve().parents[3] / "roles" / "remote_workers" / "files"
-SCRIPTS = sorted(path for path in FILES.iterdir() if path.is_file())
 RECEIVE = FILES / "mlstack-worker-receive"
 REF = "mlstack/worker:test-does-not-exist"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the receive command runs as root")
-
-
-def test_the_role_ships_both_ends():
-    assert {path.name for path in SCRIPTS} == {"mlstack-sync-workers", "mlstack-worker-receive"}
-
-
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
-def test_script_is_strict_bash(script: Path):
-    lines = script.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "#!/usr/bin/env bash"
-    assert "set -euo pipefail" in lines
-    assert script.stat().st_mode & 0o111, f"{script.name} is not executable"
-
-
-def test_scripts_are_shellcheck_clean():
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.fail("shellcheck is not installed", pytrace=False)
-    result = subprocess.run([shellcheck, *map(str, SCRIPTS)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture
