@@ -6,6 +6,7 @@ The work directory (logs, inventory, state, screenshots) is under artifacts/e2e/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +212,32 @@ class Stack:
             names = subprocess.run(listing, capture_output=True, text=True, check=True).stdout.split()
             found += [f"{kind} {n}" for n in names if n.startswith(f"{self.prefix}-")]
         return found
+
+
+@contextlib.contextmanager
+def module_stack(kind: str, short: str, variables: dict[str, Any]) -> Iterator[Stack]:
+    """A stack of its own for a test module (prefix ``<short>-<random>``, work directory
+    artifacts/<kind>/<prefix>/, secrets in it), removed with ``--destroy`` when the block ends, even on a
+    failure; the work directory (logs, inventory, state) is kept and its path printed."""
+    import pytest
+
+    from tests.machines_fixtures import ensure_docker
+
+    if not DATA_FILE.is_file():
+        pytest.fail(f"the data set {DATA_FILE} is missing", pytrace=False)
+    ensure_docker()
+    prefix = f"{short}-{uuid.uuid4().hex[:8]}"
+    workdir = REPO_ROOT / "artifacts" / kind / prefix
+    stack = Stack.create(
+        prefix, workdir, {**variables, "model_serving_secrets_dir": str(workdir / "secrets")}
+    )
+    print(f"\n{kind}: logs, inventory and state in {workdir}")
+    try:
+        yield stack
+    finally:
+        down = stack.launcher("--destroy", log_name="destroy-finally", timeout=600)
+        leftovers = stack.leftovers() or "none"
+        print(f"{kind}: --destroy rc={down.rc}, leftovers: {leftovers}; logs kept in {workdir}")
 
 
 def http_json(url: str, payload: Any = None, timeout: float = 30) -> tuple[int, Any]:

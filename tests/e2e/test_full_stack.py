@@ -13,16 +13,13 @@ import re
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from provisioner.settings import REPO_ROOT
 from tests.browser import chromium
-from tests.e2e.stack import DATA_FILE, Stack, http_json, wait_healthy
-from tests.machines_fixtures import ensure_docker
+from tests.e2e.stack import Stack, http_json, module_stack, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.machines, pytest.mark.slow]
 
@@ -47,20 +44,8 @@ TEST_VARS = {"model_serving_train_epochs": 20, "model_serving_workers": 2}
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    if not DATA_FILE.is_file():
-        pytest.fail(f"the data set {DATA_FILE} is missing", pytrace=False)
-    ensure_docker()
-    prefix = f"e2e-{uuid.uuid4().hex[:8]}"
-    workdir = REPO_ROOT / "artifacts" / "e2e" / prefix
-    created = Stack.create(
-        prefix, workdir, {**TEST_VARS, "model_serving_secrets_dir": str(workdir / "secrets")}
-    )
-    print(f"\ne2e: logs, inventory and screenshots in {workdir}")
-    try:
+    with module_stack("e2e", "e2e", TEST_VARS) as created:
         yield created
-    finally:
-        created.launcher("--destroy", log_name="destroy-finally", timeout=600)
-        print(f"e2e: logs, inventory and screenshots kept in {workdir}")
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,12 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from provisioner.settings import REPO_ROOT
-from tests.e2e.stack import DATA_FILE, Stack
-from tests.machines_fixtures import ensure_docker
+from tests.e2e.stack import Stack, module_stack
 
 # On top of the launcher's offline overrides: a short first training.
 TEST_VARS = {"model_serving_train_epochs": 20}
@@ -43,20 +40,8 @@ def run_on(stack: Stack, group: str, command: str, timeout: float = 900) -> Shel
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    if not DATA_FILE.is_file():
-        pytest.fail(f"the data set {DATA_FILE} is missing", pytrace=False)
-    ensure_docker()
-    prefix = f"gdt-{uuid.uuid4().hex[:8]}"
-    workdir = REPO_ROOT / "artifacts" / "git_deploy" / prefix
-    variables = {**TEST_VARS, "model_serving_secrets_dir": str(workdir / "secrets")}
-    created = Stack.create(prefix, workdir, variables)
-    print(f"\ngit_deploy: logs, inventory and state in {workdir}")
-    try:
+    with module_stack("git_deploy", "gdt", TEST_VARS) as created:
         up = created.up(log_name="up")
         print(f"git_deploy: start_instances.py took {up.seconds:.0f} s")
         assert up.rc == 0, up.explain()
         yield created
-    finally:
-        down = created.launcher("--destroy", log_name="destroy", timeout=600)
-        leftovers = created.leftovers()
-        print(f"git_deploy: --destroy rc={down.rc}, leftovers: {leftovers or 'none'}")
