@@ -22,9 +22,10 @@ $(STAMP): requirements/controller.txt requirements/dev.txt app/requirements-web.
 
 venv: $(STAMP) ## Create .venv and install every pinned dependency
 
-up: $(STAMP) ## Bring the whole stack up on local machines and print the URL (OFFLINE=1, DATASET=path.csv)
+up: $(STAMP) ## Bring the whole stack up on local machines and print the URL (OFFLINE=1, DATASET=path.csv, WORKERS=N)
 	scripts/ensure-docker.sh
-	$(PY) start_instances.py --provider local $(if $(OFFLINE),--offline) $(if $(DATASET),--dataset-file $(DATASET))
+	$(PY) start_instances.py --provider local $(if $(OFFLINE),--offline) $(if $(DATASET),--dataset-file $(DATASET)) \
+		$(if $(WORKERS),--workers $(WORKERS))
 
 down: $(STAMP) ## Remove the local machines (and everything else the launcher made)
 	$(PY) start_instances.py --provider local --destroy
@@ -59,7 +60,7 @@ molecule: $(STAMP) ## The molecule scenario (create, converge, idempotence, veri
 
 test: check e2e ## The whole test suite (what CI runs)
 
-bench: $(STAMP) ## Print the benchmark figures (each bench/*_bench.py in turn)
+bench: $(STAMP) ## Print the benchmark figures (each bench/*_bench.py in turn; serve_bench.py is the summary table)
 	scripts/ensure-docker.sh
 	set -e; for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b; done
 
