@@ -254,14 +254,15 @@ def test_git_push_reaches_every_worker_machine(stack: Stack, first_run) -> None:
 
 
 def under_load(stack: Stack, action: Callable[[], Any], settle: float = 3.0) -> tuple[Any, list[int]]:
-    """Run ``action`` while two clients send predictions one after the other (until ``settle`` seconds
-    after it ended; at most 3000); its result and the status of every prediction."""
+    """Run ``action`` while two clients send predictions, each one every 0.1 s or so (until ``settle``
+    seconds after it ended; at most 3000 in all); its result and the status of every prediction."""
     statuses: list[int] = []
     done = threading.Event()
 
     def client() -> None:
         while not done.is_set() and len(statuses) < 3000:
             statuses.append(http_json(f"{stack.app_url}/api/predict", KNOWN_ROW, timeout=60)[0])
+            done.wait(0.1)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         clients = [pool.submit(client) for _ in range(2)]
@@ -290,7 +291,7 @@ def test_scale_in_drains_a_worker_machine_under_load(stack: Stack, first_run) ->
 
 def test_stopped_worker_machine_loses_no_prediction(stack: Stack, first_run) -> None:
     machine = f"{stack.prefix}-worker-1"
-    stop = ["docker", "stop", "--time", "60", machine]
+    stop = ["docker", "stop", "-t", "60", machine]
     _, statuses = under_load(stack, lambda: subprocess.run(stop, check=True, timeout=120))
     assert statuses and set(statuses) == {200}, collections.Counter(statuses)
     print(f"e2e: {len(statuses)} predictions while {machine} stopped, all answered")
