@@ -1,7 +1,7 @@
 """The whole stack's figures on local machines, in one table (figures to read, never asserted):
 
   cold      (--cold) the host's caches removed first (machine image, base images, image archives), then
-            `start_instances.py --offline` from nothing: every image is built
+            `start_instances.py --offline` from nothing: every image is built; then `--destroy`
   warm      `start_instances.py --offline` from nothing with the host's caches: fresh machines, the app's
             images built inside prodserver, the first model trained
   no-op     the same command again on the healthy stack
@@ -206,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             note = forget_host_caches()
             timed_up(stack, table, "time to serve, cold (host caches removed)", "up-cold")
             table.rows[-1] = (*table.rows[-1][:2], f"{note}; {table.rows[-1][2]}")
-        else:
-            timed_up(stack, table, "time to serve, warm (host caches kept, fresh machines)", "up-warm")
+            down = stack.launcher("--destroy", log_name="destroy-cold", timeout=900)
+            if down.rc != 0:
+                raise SystemExit(f"--destroy failed (rc={down.rc}); see {stack.workdir / 'destroy-cold.log'}")
+        timed_up(stack, table, "time to serve, warm (host caches kept, fresh machines)", "up-warm")
         timed_up(stack, table, "no-op re-run (start_instances.py)", "noop")
         stack.ssh(
             "prodserver",
