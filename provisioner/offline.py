@@ -129,40 +129,49 @@ def _timed(progress: Progress, started: float, built: bool) -> None:
     progress(f"    {'built' if built else 'up to date'} ({time.monotonic() - started:.0f}s)")
 
 
-def ensure_base_image(progress: Progress = say) -> str:
-    """Build ``mlstack/base:trixie`` with machine-image/build-base.sh unless it is up to date."""
-    if image_id(BASE_IMAGE) is None:
-        progress(f"  building the base image {BASE_IMAGE} (about 30 s, cached afterwards)")
+def _build_with_script(
+    progress: Progress, image: str, label: str, how_long: str, argv: list[str], needs: str
+) -> str:
+    """Run one of the repository's image scripts (each rebuilds only when the image's recipe changed and
+    says ``<script>: built`` on stderr when it did); ``image``."""
+    script = Path(argv[0])
+    if image_id(image) is None:
+        progress(f"  building the {label} {image} ({how_long}, cached afterwards)")
     else:
-        progress(f"  base image {BASE_IMAGE}: checking it (rebuilt only when its recipe changed)")
+        progress(f"  {label} {image}: checking it (rebuilt only when its recipe changed)")
     started = time.monotonic()
     result = run(
-        [str(BUILD_BASE)],
-        what=f"building the base image {BASE_IMAGE}",
-        hint=f"run {_relative(BUILD_BASE)} to see the whole output; it needs debootstrap, root and a Debian "
-        "mirror (http://deb.debian.org)",
+        argv,
+        what=f"building the {label} {image}",
+        hint=f"run {_relative(script)} to see the whole output; {needs}",
         timeout=1800,
     )
-    _timed(progress, started, "build-base: built" in result.stderr)
-    return BASE_IMAGE
+    _timed(progress, started, f"{script.stem}: built" in result.stderr)
+    return image
+
+
+def ensure_base_image(progress: Progress = say) -> str:
+    """Build ``mlstack/base:trixie`` with machine-image/build-base.sh unless it is up to date."""
+    return _build_with_script(
+        progress,
+        BASE_IMAGE,
+        "base image",
+        "about 30 s",
+        [str(BUILD_BASE)],
+        "it needs debootstrap, root and a Debian mirror (http://deb.debian.org)",
+    )
 
 
 def build_python_image(progress: Progress = say) -> str:
     """Build ``mlstack/python:trixie`` with scripts/build-python-base.sh unless it is up to date."""
-    if image_id(PYTHON_IMAGE) is None:
-        progress(f"  building the app's base image {PYTHON_IMAGE} (about a minute, cached afterwards)")
-    else:
-        progress(f"  app base image {PYTHON_IMAGE}: checking it (rebuilt only when its recipe changed)")
-    started = time.monotonic()
-    result = run(
+    return _build_with_script(
+        progress,
+        PYTHON_IMAGE,
+        "app base image",
+        "about a minute",
         [str(BUILD_PYTHON), "--base", BASE_IMAGE, "--tag", PYTHON_IMAGE],
-        what=f"building the app's base image {PYTHON_IMAGE}",
-        hint=f"run {_relative(BUILD_PYTHON)} to see the whole output; it installs python3 from the "
-        "Debian mirror",
-        timeout=1800,
+        "it installs python3 from the Debian mirror",
     )
-    _timed(progress, started, "build-python-base: built" in result.stderr)
-    return PYTHON_IMAGE
 
 
 def build_rabbitmq_image(
