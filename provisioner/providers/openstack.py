@@ -31,7 +31,7 @@ import difflib
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from provisioner import cloudinit, fleet, keys, ssh
@@ -160,6 +160,18 @@ def _find(finder: Callable[..., Any], name: str) -> Any:
         return None
 
 
+def _find_named(
+    finder: Callable[..., Any], name: str, what: str, listing: Callable[[], Iterable[Any]], option: str
+) -> Any:
+    """``finder(name)``; when the cloud has no such thing, a ConfigError naming the closest names of
+    ``listing()`` and the option to pass."""
+    found = _find(finder, name)
+    if found is None:
+        names = [item.name for item in listing()]
+        raise ConfigError(f"{what} {name!r} not found; {close_matches(name, names)}", f"pass {option} NAME")
+    return found
+
+
 def _addresses(server: Any) -> tuple[str | None, str | None]:
     """(fixed IPv4, floating IPv4) from Nova's addresses."""
     fixed = floating = None
@@ -233,30 +245,14 @@ class OpenStackProvider:
     # ---- lookups ----------------------------------------------------------------------------------
 
     def _find_image(self, conn: Connection, name: str) -> Any:
-        image = _find(conn.image.find_image, name)
-        if image is None:
-            names = [i.name for i in conn.image.images()]
-            raise ConfigError(f"image {name!r} not found; {close_matches(name, names)}", "pass --image NAME")
-        return image
+        return _find_named(conn.image.find_image, name, "image", conn.image.images, "--image")
 
     def _find_flavor(self, conn: Connection, name: str) -> Any:
-        flavor = _find(conn.compute.find_flavor, name)
-        if flavor is None:
-            names = [f.name for f in conn.compute.flavors()]
-            raise ConfigError(
-                f"flavor {name!r} not found; {close_matches(name, names)}", "pass --flavor NAME"
-            )
-        return flavor
+        return _find_named(conn.compute.find_flavor, name, "flavor", conn.compute.flavors, "--flavor")
 
     def _find_network(self, conn: Connection, name: str | None) -> Any:
         if name:
-            network = _find(conn.network.find_network, name)
-            if network is None:
-                names = [n.name for n in conn.network.networks()]
-                raise ConfigError(
-                    f"network {name!r} not found; {close_matches(name, names)}", "pass --network NAME"
-                )
-            return network
+            return _find_named(conn.network.find_network, name, "network", conn.network.networks, "--network")
         candidates = [n for n in conn.network.networks() if not n.is_router_external]
         own = [n for n in candidates if n.project_id == conn.current_project_id]
         if len(candidates) == 1 or len(own) == 1:
@@ -272,15 +268,13 @@ class OpenStackProvider:
 
     def _find_floating_network(self, conn: Connection, settings: Settings) -> Any:
         if settings.floating_network:
-            network = _find(conn.network.find_network, settings.floating_network)
-            if network is None:
-                names = [n.name for n in conn.network.networks(is_router_external=True)]
-                raise ConfigError(
-                    f"floating network {settings.floating_network!r} not found; "
-                    f"{close_matches(settings.floating_network, names)}",
-                    "pass --floating-network NAME",
-                )
-            return network
+            return _find_named(
+                conn.network.find_network,
+                settings.floating_network,
+                "floating network",
+                lambda: conn.network.networks(is_router_external=True),
+                "--floating-network",
+            )
         external = list(conn.network.networks(is_router_external=True))
         if not external:
             raise ProviderError(
