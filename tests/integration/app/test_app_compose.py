@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 from app_services import APP, DATA_CSV, REPO, ROW, copy_model, free_port
 
-WEB_IMAGE = "mlstack/web:latest"
-WORKER_IMAGE = "mlstack/worker:latest"
+# Tags of this checkout's own: two checkouts on one Docker Engine never test each other's images.
+_TAG = "it-" + hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+WEB_IMAGE = f"mlstack/web:{_TAG}"
+WORKER_IMAGE = f"mlstack/worker:{_TAG}"
 RABBITMQ_IMAGE = "mlstack/rabbitmq:local"
 MACHINE_HOST = "it-compose-host"
 
