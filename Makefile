@@ -22,7 +22,7 @@ $(STAMP): requirements/controller.txt requirements/dev.txt app/requirements-web.
 
 venv: $(STAMP) ## Create .venv and install every pinned dependency
 
-up: $(STAMP) ## Bring the whole stack up on local machines and print the URL (OFFLINE=1, DATASET=path.csv, WORKERS=N)
+up: $(STAMP) ## Bring the whole stack up on local machines and print the URL (no flags needed; OFFLINE=1, DATASET=path.csv, WORKERS=N)
 	scripts/ensure-docker.sh
 	$(PY) start_instances.py --provider local $(if $(OFFLINE),--offline) $(if $(DATASET),--dataset-file $(DATASET)) \
 		$(if $(WORKERS),--workers $(WORKERS))

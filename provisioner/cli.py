@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner import extravars, fleet, inventory, keys, offline, runner, ssh
+from provisioner import extravars, fleet, inventory, keys, offline, probe, runner, ssh
 from provisioner.errors import ConfigError, LauncherError
 from provisioner.machine import WORKER_ROLE, Machine
 from provisioner.providers import get_provider
@@ -284,10 +284,43 @@ def _variable_sources(settings: Settings) -> list[str]:
     return sources + list(settings.extra_vars)
 
 
+def resolve_sources(
+    settings: Settings, user_vars: dict[str, Any], probe_url: probe.Probe | None = None
+) -> Settings:
+    """Decide what ``make up`` with no flags needs decided, before anything is made: offline mode when it
+    is unset (local machines: on when Docker Hub or Docker's apt repository does not answer; OpenStack:
+    off, the cloud's servers download for themselves), and, on local machines, a local copy of the data
+    set when its download address does not answer. Each decision is one line of output."""
+    if not settings.configure:  # neither the images nor the data set are needed
+        return dataclasses.replace(settings, offline=bool(settings.offline))
+    local = settings.provider == "local"
+    probe_url = probe_url or probe.unreachable
+    if settings.offline is None:
+        blocked = probe.install_sources_blocked(probe=probe_url) if local else []
+        if blocked:
+            _say(
+                f"Offline mode: {' and '.join(blocked)} not reachable from here: building the base images "
+                "here and installing Docker from the distribution (--no-offline forces the default path)"
+            )
+        settings = dataclasses.replace(settings, offline=bool(blocked))
+    given = settings.dataset_file is not None or bool(user_vars.get("model_serving_dataset_file"))
+    if local and not given:
+        url = str(user_vars.get("model_serving_dataset_url") or probe.DATASET_URL)
+        why = probe_url(url, probe.TIMEOUT)
+        if why is not None:
+            copy = probe.local_dataset()
+            if copy is None:
+                raise probe.dataset_unavailable(url, why=why)
+            _say(f"Data set: {url} not reachable ({why}): using {copy}")
+            settings = dataclasses.replace(settings, dataset_file=copy)
+    return settings
+
+
 def _plan(settings: Settings, provider: Any) -> int:
     if not settings.destroy:
-        extravars.load(settings.extra_vars)  # a bad file is reported now, not after the machines are made
+        user_vars = extravars.load(settings.extra_vars)  # bad input is reported before anything is made
         offline.dataset_vars(settings.dataset_file)
+        settings = resolve_sources(settings, user_vars)
         settings = _resolve_workers(settings, provider)
     _say(f"Plan ({settings.provider}, dry run: nothing is changed):")
     for line in provider.plan(settings):
@@ -422,6 +455,7 @@ def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, An
 def _up(settings: Settings, provider: Any) -> int:
     user_vars = extravars.load(settings.extra_vars)  # bad input stops the run before anything is made
     offline.dataset_vars(settings.dataset_file)
+    settings = resolve_sources(settings, user_vars)
     settings = _resolve_workers(settings, provider)
     workers = f" and {settings.workers} worker machine(s)" if settings.workers else ""
     _say(f"Bringing up prodserver, devserver{workers} ({settings.provider}, prefix {settings.prefix!r})")

@@ -78,7 +78,7 @@ class Settings:
     local_ssh_port_base: int = 2222
     local_app_port: int = 5100
     extra_vars: tuple[str, ...] = ()
-    offline: bool = False
+    offline: bool | None = None  # None: decided by probing (local machines), see provisioner/probe.py
     dataset_file: Path | None = None
 
     @property
@@ -142,7 +142,8 @@ FIELD_HELP: dict[str, str] = {
     ),
     "offline": (
         "build the base images here and ship them as archives, Docker from the distribution, no pulls "
-        "(networks without a registry or Docker's apt repository)"
+        "(networks without a registry or Docker's apt repository); unset: on local machines, on when "
+        "Docker Hub or Docker's apt repository does not answer within 3 s, else off; on OpenStack, off"
     ),
     "dataset_file": "a local copy of the data set (CSV) for the servers, instead of downloading it",
 }
@@ -191,6 +192,10 @@ def _coerce(field: str, value: Any, source: str, base: Path | None = None) -> An
         return None
     if kind == int | None:
         kind = int
+    if kind == bool | None:
+        if str(text).lower() == "auto":
+            return None
+        kind = bool
     try:
         if kind is bool:
             if isinstance(value, bool):

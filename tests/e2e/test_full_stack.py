@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from provisioner import probe
 from tests.browser import chromium
 from tests.e2e.stack import Stack, http_json, module_stack, wait_healthy
 
@@ -50,8 +51,10 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def first_run(stack: Stack):
-    run = stack.up("1-up")
+    run = stack.make_up("1-up")  # the quickstart's command, no flags: offline mode only if the probes say so
     assert run.rc == 0, run.explain()
+    blocked = probe.install_sources_blocked()
+    assert ("Offline mode:" in run.output) == bool(blocked), run.explain()
     print(f"e2e: first run (machines + configuration) took {run.seconds:.0f}s")
     return run
 
@@ -109,7 +112,7 @@ def test_devserver_trains(stack: Stack, first_run) -> None:
 
 
 def test_second_run_changes_nothing(stack: Stack, first_run) -> None:
-    run = stack.up("2-rerun")
+    run = stack.make_up("2-rerun")
     assert run.rc == 0, run.explain()
     assert run.recap, run.explain()
     assert run.changed() == {host: 0 for host in run.recap}, run.explain()

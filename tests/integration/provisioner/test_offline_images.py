@@ -102,6 +102,7 @@ def test_a_failed_build_shows_the_failing_steps_output_and_leaves_no_container(d
         f"ARG BASE_IMAGE\nFROM ${{BASE_IMAGE}}\nRUN echo {marker}-output && echo {marker}-why >&2 && exit 3\n"
     )
     tag = f"mlt-offline/broken:{marker}"
+    offline.ensure_base_image(lambda line: None)  # the base the failing step runs on (built once, cached)
     lines: list[str] = []
 
     with pytest.raises(ProviderError) as failure:

@@ -32,7 +32,7 @@ def test_defaults(tmp_path):
     assert settings.provider == "local", "make up works without a cloud"
     assert settings.prefix == "mlstack" and settings.configure is True
     assert settings.workers is None, "no --workers keeps the worker machines that exist"
-    assert settings.extra_vars == () and settings.offline is False and settings.dataset_file is None
+    assert settings.extra_vars == () and settings.offline is None and settings.dataset_file is None
     assert settings.inventory_dir == REPO_ROOT / "inventory"
     assert settings.state_dir == REPO_ROOT / ".state"
     assert settings.keypair_name == "mlstack-key"
