@@ -71,8 +71,9 @@ def run_configuration(
     *extra_args: str,
     log: Path | None = None,
     timeout: float = 3600,
+    playbook: Path = PLAYBOOK,
 ) -> Run:
-    """ansible-playbook configuration.yml -i INVENTORY -e @VARS_FILE [extra_args]; never raises on failure."""
+    """ansible-playbook PLAYBOOK (configuration.yml) -i INVENTORY -e @VARS_FILE [extra_args]; never raises."""
     env = dict(os.environ)
     env.update(
         {
@@ -82,7 +83,7 @@ def run_configuration(
             "PYTHONUNBUFFERED": "1",
         }
     )
-    argv = ["ansible-playbook", "-i", str(inventory), str(PLAYBOOK), "-e", f"@{vars_file}", *extra_args]
+    argv = ["ansible-playbook", "-i", str(inventory), str(playbook), "-e", f"@{vars_file}", *extra_args]
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as scratch:
         handle = log.open("a+", encoding="utf-8") if log is not None else scratch
         with handle:
