@@ -57,10 +57,12 @@ STATIC_VARS: dict[str, Any] = {
     "model_serving_rabbitmq_image": RABBITMQ_IMAGE,
     "model_serving_compose_pull": "never",
 }
-# Local machines are containers whose /proc/sys is read-only: Docker inside cannot switch IPv6 off on its
-# containers' interfaces and refuses to start them unless told to go on.
+# Local machines, offline or not: containers whose /proc/sys is read-only, so Docker inside cannot switch
+# IPv6 off on its containers' interfaces and refuses to start them unless told to go on; and throwaway
+# machines, where apt's daily timers would only compete with the configuration for the dpkg lock.
 LOCAL_MACHINE_VARS: dict[str, Any] = {
     "docker_service_environment": {"DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE": "1"},
+    "common_automatic_updates_enabled": False,
 }
 
 
@@ -331,9 +333,12 @@ def prepare(
 def launcher_vars(
     settings: Settings, progress: Progress = say, cache_dir: Path = CACHE_DIR
 ) -> dict[str, Any]:
-    """The launcher's own extra variables for the configuration run (the user's come on top): offline
-    mode's when ``settings.offline``, and the data set file's when ``settings.dataset_file``."""
+    """The launcher's own extra variables for the configuration run (the user's come on top): local
+    machines' on the local provider, offline mode's when ``settings.offline``, and the data set file's
+    when ``settings.dataset_file``."""
     values = dataset_vars(settings.dataset_file)
+    if settings.provider == "local":
+        values = {**LOCAL_MACHINE_VARS, **values}
     if settings.offline:
         values = {**prepare(progress, cache_dir, local_machines=settings.provider == "local"), **values}
     return values

@@ -77,9 +77,19 @@ def test_launcher_vars_without_offline_mode_touch_no_docker(tmp_path, monkeypatc
     monkeypatch.setenv("PATH", str(tmp_path))  # no docker command: nothing may need it
     csv = tmp_path / "d.csv"
     csv.write_text("1\n")
-    settings = Settings(dataset_file=csv)
+    settings = Settings(provider="openstack", dataset_file=csv)
     assert offline.launcher_vars(settings) == offline.dataset_vars(csv)
-    assert offline.launcher_vars(Settings()) == {}
+    assert offline.launcher_vars(Settings(provider="openstack")) == {}
+
+
+def test_local_machines_get_their_variables_without_offline_mode_too(tmp_path, monkeypatch):
+    # A user whose network reaches Docker Hub runs `make up` without offline mode: Docker inside the local
+    # machines still needs its service environment (it refuses to start containers without it).
+    monkeypatch.setenv("PATH", str(tmp_path))
+    values = offline.launcher_vars(Settings(provider="local", offline=False))
+    assert values["docker_service_environment"] == {"DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE": "1"}
+    assert values["common_automatic_updates_enabled"] is False
+    assert "docker_install_source" not in values  # Docker's own repository, the online default
 
 
 def test_offline_mode_without_docker_is_a_provider_error(tmp_path, monkeypatch):
