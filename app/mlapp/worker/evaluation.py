@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlapp.config import MAX_SAMPLE_ROWS
+from mlapp.model import metrics
 from mlapp.model.dataset import Dataset, DatasetError, load_csv
 from mlapp.worker.model_cache import FileSignature, LoadedModel
 
@@ -53,7 +54,7 @@ class Evaluator:
                 except DatasetError as exc:
                     raise DataUnavailable(str(exc)) from None
                 probabilities = loaded.predictor(dataset.x)
-                predicted = (probabilities >= 0.5).astype(np.int64)
+                predicted = (probabilities >= metrics.THRESHOLD).astype(np.int64)
                 self._scored = _Scored(key, dataset, probabilities, predicted)
             return self._scored
 
@@ -71,15 +72,10 @@ class Evaluator:
             "holdout": holdout,
             "train_accuracy": meta.get("train_accuracy"),
             "data_set": {
-                "accuracy": float((predicted == y).mean()),
+                "accuracy": metrics.accuracy(y, predicted),
                 "rows": rows,
                 "correct": int((predicted == y).sum()),
-                "confusion": {
-                    "tn": int(((y == 0) & (predicted == 0)).sum()),
-                    "fp": int(((y == 0) & (predicted == 1)).sum()),
-                    "fn": int(((y == 1) & (predicted == 0)).sum()),
-                    "tp": int(((y == 1) & (predicted == 1)).sum()),
-                },
+                "confusion": metrics.confusion_matrix(y, predicted),
             },
             "sample": [
                 {
