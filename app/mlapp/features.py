@@ -31,6 +31,9 @@ FEATURES: tuple[str, ...] = (
     "Age",
 )
 N_FEATURES = len(FEATURES)
+# In the Pima data set a 0 in these columns means "not measured" (nobody has a BMI or glucose of 0): the
+# model replaces such zeros by the training data's median of the column.
+ZERO_MEANS_MISSING: tuple[str, ...] = ("Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI")
 # Far above any value in the data set (Insulin tops at 846); keeps float32 arithmetic finite.
 MAX_FEATURE_VALUE = 1_000_000.0
 DEFAULT_MAX_ROWS = 1000

@@ -94,7 +94,9 @@ def test_predictions_page_in_browser(stack: Stack, first_run) -> None:
         browser.get(f"{stack.app_url}/predictions")
         accuracy = browser.find_element(By.ID, "accuracy").text
         assert re.fullmatch(r"\d+\.\d\d%", accuracy), accuracy
-        assert 30.0 <= float(accuracy.rstrip("%")) <= 100.0
+        baseline = browser.find_element(By.ID, "baseline-accuracy").text  # always "no diabetes"
+        assert re.fullmatch(r"\d+\.\d\d%", baseline), baseline
+        assert float(accuracy.rstrip("%")) > float(baseline.rstrip("%")) + 3.0
         rows = browser.find_elements(By.CSS_SELECTOR, "#predictions tbody tr")
         assert rows, "the true/predicted table is empty"
         for row in rows:

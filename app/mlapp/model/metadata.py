@@ -12,6 +12,12 @@ from mlapp.model.files import atomic_write_text
 
 @dataclass(frozen=True)
 class ModelMetadata:
+    """What a model was trained on and how it scored. `accuracy` and `loss` are measured on the hold-out
+    rows (never used in training); `holdout` holds the other hold-out metrics (mlapp.model.metrics
+    binary_report, with the split's "seed" and "fraction"); `train_accuracy` is the accuracy on the rows
+    the model was fit on. Metadata written before the hold-out split has neither: both are None there,
+    and its `accuracy` was measured on the training data."""
+
     accuracy: float
     loss: float
     data_sha256: str
@@ -23,6 +29,8 @@ class ModelMetadata:
     trained_at: str
     features: tuple[str, ...]
     framework: str
+    train_accuracy: float | None = None
+    holdout: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -31,7 +39,8 @@ class ModelMetadata:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
-        """Build from a decoded metadata.json; unknown keys are ignored, missing ones raise KeyError."""
+        """Build from a decoded metadata.json; unknown keys are ignored, missing ones raise TypeError,
+        except train_accuracy and holdout, which older files lack (None then)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["features"] = tuple(values.get("features", ()))

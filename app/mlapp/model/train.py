@@ -2,6 +2,10 @@
 
     python -m mlapp.model.train --data PATH_OR_URL [--sha256 HEX] --out DIR [--epochs N] [--seed N]
 
+The model is fit on 80 % of the rows and scored on the other 20 % (a stratified split drawn from --seed):
+metadata.json records the hold-out metrics (accuracy, precision, recall, F1, ROC AUC, the majority-class
+baseline, the confusion matrix), the split's seed, and the accuracy on the training rows.
+
 The data set is a local CSV path or an http(s)/file URL; with --sha256 its digest must match (exit 1
 with a message otherwise). metadata.json is replaced first, then model.keras, each atomically (temporary
 file + rename), so a worker reloading on the model file's change never sees a half-written file and
@@ -17,15 +21,22 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from mlapp.config import METADATA_FILENAME, MODEL_FILENAME
 from mlapp.features import FEATURES
 from mlapp.model.dataset import DatasetError, fetch, is_url, load_csv
 from mlapp.model.metadata import ModelMetadata, write_metadata
+from mlapp.model.split import DEFAULT_HOLDOUT_FRACTION
 
 DEFAULT_EPOCHS = 150
 DEFAULT_BATCH_SIZE = 10
 DEFAULT_SEED = 7
+DIGITS = 6
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, DIGITS) if isinstance(v, float) else v for k, v in values.items()}
 
 
 def _sha256(text: str) -> str:
@@ -56,7 +67,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="default %(default)s"
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed, default %(default)s")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="random seed of the hold-out split and the training, default %(default)s",
+    )
     return parser.parse_args(argv)
 
 
@@ -67,10 +83,16 @@ def run(args: argparse.Namespace) -> ModelMetadata:
     from mlapp.model import network  # TensorFlow only once the data set is known to be good
 
     started = time.monotonic()
-    result = network.train(dataset, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    result = network.train(
+        dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        holdout_fraction=DEFAULT_HOLDOUT_FRACTION,
+    )
     metadata = ModelMetadata(
-        accuracy=round(result.accuracy, 6),
-        loss=round(result.loss, 6),
+        accuracy=round(result.accuracy, DIGITS),
+        loss=round(result.loss, DIGITS),
         data_sha256=dataset.sha256,
         data_source=dataset.source,
         rows=dataset.rows,
@@ -80,6 +102,8 @@ def run(args: argparse.Namespace) -> ModelMetadata:
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         features=FEATURES,
         framework=network.framework_version(),
+        train_accuracy=round(result.train_accuracy, DIGITS),
+        holdout=_rounded(result.holdout),
     )
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -87,9 +111,15 @@ def run(args: argparse.Namespace) -> ModelMetadata:
     from mlapp.model.files import atomic_replace
 
     atomic_replace(out / MODEL_FILENAME, lambda tmp: result.model.save(tmp))
+    holdout = result.holdout
+    auc = "n/a" if holdout["roc_auc"] is None else f"{holdout['roc_auc']:.4f}"
     print(
-        f"trained on {dataset.rows} rows in {time.monotonic() - started:.1f}s ({args.epochs} epochs): "
-        f"accuracy {result.accuracy:.4f}, loss {result.loss:.4f}; wrote {out / MODEL_FILENAME}"
+        f"trained on {dataset.rows - holdout['rows']} of {dataset.rows} rows in "
+        f"{time.monotonic() - started:.1f}s ({args.epochs} epochs, seed {holdout['seed']}): "
+        f"hold-out accuracy {result.accuracy:.4f} (majority baseline {holdout['baseline_accuracy']:.4f}), "
+        f"precision {holdout['precision']:.4f}, recall {holdout['recall']:.4f}, F1 {holdout['f1']:.4f}, "
+        f"ROC AUC {auc}, loss {result.loss:.4f} on {holdout['rows']} hold-out rows; "
+        f"training accuracy {result.train_accuracy:.4f}; wrote {out / MODEL_FILENAME}"
     )
     return metadata
 

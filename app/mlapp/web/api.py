@@ -4,6 +4,11 @@ POST /api/predict takes one row or a list of rows of the 8 features (see mlapp.f
 shapes and limits) and answers {"count", "predictions": [{"outcome", "probability"}], "model", "worker",
 "host"}: "worker" is the Celery node that answered, "host" the machine it runs on (its MACHINE_HOST).
 Bad input -> 400, a body over MAX_CONTENT_LENGTH -> 413, no worker/broker within PREDICT_TIMEOUT -> 503.
+
+GET /api/accuracy answers {"accuracy" (the hold-out accuracy recorded at training, or null), "holdout"
+(the hold-out metrics of metadata.json), "train_accuracy", "data_set" (accuracy, rows, correct and
+confusion matrix on the whole data set file, training rows included), "data_sha256", "model", "worker",
+"host"}.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def predictions() -> str:
         "predictions.html",
         result=result,
         features=FEATURES,
-        chart=outcome_chart(result["confusion"]).svg(),
+        chart=outcome_chart(result["data_set"]["confusion"]).svg(),
     )
 
 

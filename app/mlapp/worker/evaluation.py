@@ -1,4 +1,6 @@
-"""Accuracy of the current model on the data set, plus a sample of rows for the /predictions table.
+"""What /predictions and /accuracy show: the model's hold-out metrics (recorded in its metadata at
+training: rows the model never saw), its accuracy on the whole data set file (which includes the rows it
+was trained on, so it flatters the model), and a sample of rows for the /predictions table.
 
 The predictions for the whole data set are computed once per (model version, data file version) and
 kept; a page view then costs a dictionary lookup.
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlapp.config import MAX_SAMPLE_ROWS
+from mlapp.model import metrics
 from mlapp.model.dataset import Dataset, DatasetError, load_csv
 from mlapp.worker.model_cache import FileSignature, LoadedModel
 
@@ -51,7 +54,7 @@ class Evaluator:
                 except DatasetError as exc:
                     raise DataUnavailable(str(exc)) from None
                 probabilities = loaded.predictor(dataset.x)
-                predicted = (probabilities >= 0.5).astype(np.int64)
+                predicted = (probabilities >= metrics.THRESHOLD).astype(np.int64)
                 self._scored = _Scored(key, dataset, probabilities, predicted)
             return self._scored
 
@@ -62,15 +65,17 @@ class Evaluator:
         count = max(0, min(int(sample_rows), MAX_SAMPLE_ROWS, rows))
         rng = np.random.default_rng(SAMPLE_SEED)
         indices = np.sort(rng.choice(rows, size=count, replace=False)) if count else np.array([], dtype=int)
+        meta = loaded.metadata or {}
+        holdout = meta.get("holdout") if isinstance(meta.get("holdout"), dict) else None
         return {
-            "accuracy": float((predicted == y).mean()),
-            "rows": rows,
-            "correct": int((predicted == y).sum()),
-            "confusion": {
-                "tn": int(((y == 0) & (predicted == 0)).sum()),
-                "fp": int(((y == 0) & (predicted == 1)).sum()),
-                "fn": int(((y == 1) & (predicted == 0)).sum()),
-                "tp": int(((y == 1) & (predicted == 1)).sum()),
+            "accuracy": holdout.get("accuracy") if holdout else None,
+            "holdout": holdout,
+            "train_accuracy": meta.get("train_accuracy"),
+            "data_set": {
+                "accuracy": metrics.accuracy(y, predicted),
+                "rows": rows,
+                "correct": int((predicted == y).sum()),
+                "confusion": metrics.confusion_matrix(y, predicted),
             },
             "sample": [
                 {

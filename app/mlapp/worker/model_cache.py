@@ -48,10 +48,13 @@ class LoadedModel:
     def describe(self) -> dict[str, Any]:
         """What the answers say about the model that produced them."""
         meta = self.metadata or {}
+        holdout = meta.get("holdout") if isinstance(meta.get("holdout"), dict) else None
         return {
             "sha256": self.sha256,
             "trained_at": meta.get("trained_at"),
-            "training_accuracy": meta.get("accuracy"),
+            # metadata from before the hold-out split scored the model on its own training rows only
+            "holdout_accuracy": holdout.get("accuracy") if holdout else None,
+            "train_accuracy": meta.get("train_accuracy") if holdout else meta.get("accuracy"),
             "data_sha256": meta.get("data_sha256"),
             "epochs": meta.get("epochs"),
             "generation": self.generation,

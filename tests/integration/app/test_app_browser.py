@@ -32,7 +32,31 @@ def test_predictions_page_renders_accuracy_table_and_chart(browser, web_url, mla
     accuracy = browser.find_element(By.ID, "accuracy").text
     match = re.fullmatch(r"(\d+\.\d\d)%", accuracy)
     assert match, accuracy
-    assert float(match.group(1)) == pytest.approx(mlapp_models["a"].metadata["accuracy"] * 100, abs=0.2)
+    metadata = mlapp_models["a"].metadata
+    assert float(match.group(1)) == pytest.approx(metadata["accuracy"] * 100, abs=0.2)
+    label = browser.find_element(By.CSS_SELECTOR, "#holdout p.accuracy").text
+    assert label.startswith("Hold-out accuracy"), label
+
+    def percent(element_id: str) -> float:
+        text = browser.find_element(By.ID, element_id).text
+        assert re.fullmatch(r"\d+\.\d\d%", text), (element_id, text)
+        return float(text.rstrip("%"))
+
+    holdout = metadata["holdout"]
+    shown = {name: percent(f"holdout-{name}") for name in ("accuracy", "precision", "recall")}
+    assert shown == pytest.approx({name: holdout[name] * 100 for name in shown}, abs=0.006)
+    assert percent("baseline-accuracy") == pytest.approx(holdout["baseline_accuracy"] * 100, abs=0.006)
+    assert percent("accuracy") > percent("baseline-accuracy") + 3.0
+    for name in ("f1", "roc_auc"):
+        text = browser.find_element(By.ID, f"holdout-{name.replace('_', '-')}").text
+        assert float(text) == pytest.approx(holdout[name], abs=0.0006), (name, text)
+    cells = {
+        cell: int(browser.find_element(By.CSS_SELECTOR, f"#holdout-confusion td.{cell}").text)
+        for cell in ("tn", "fp", "fn", "tp")
+    }
+    assert cells == holdout["confusion"]
+    assert "training rows included" in browser.find_element(By.CSS_SELECTOR, "p.dataset-accuracy").text
+    assert re.fullmatch(r"\d+\.\d\d%", browser.find_element(By.ID, "dataset-accuracy").text)
 
     headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#predictions thead th")]
     assert headers[:2] == ["Row", "Pregnancies"] and headers[-3:] == ["True", "Predicted", "Probability"]

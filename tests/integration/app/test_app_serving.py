@@ -57,16 +57,24 @@ def test_a_batch_at_the_row_limit(mlapp_client):
     assert len({p["probability"] for p in body["predictions"]}) == 1
 
 
-def test_accuracy_on_the_data_set_matches_training(mlapp_client, mlapp_models):
+def test_accuracy_reports_the_holdout_metrics_and_the_whole_data_set(mlapp_client, mlapp_models):
     response = mlapp_client.get("/api/accuracy")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["rows"] == 768
-    assert (
-        body["correct"] == sum(body["confusion"].values()) - body["confusion"]["fp"] - body["confusion"]["fn"]
-    )
-    # Keras' own evaluation at training time and the worker's evaluation agree to within a row
-    assert body["accuracy"] == pytest.approx(mlapp_models["a"].metadata["accuracy"], abs=1.5 / 768)
+    metadata = mlapp_models["a"].metadata
+    assert body["accuracy"] == metadata["accuracy"] == body["holdout"]["accuracy"]
+    assert body["holdout"] == metadata["holdout"]
+    assert body["train_accuracy"] == metadata["train_accuracy"]
+    holdout = body["holdout"]
+    assert holdout["accuracy"] > holdout["baseline_accuracy"] + 0.03
+    data_set = body["data_set"]
+    assert data_set["rows"] == 768
+    confusion = data_set["confusion"]
+    assert data_set["correct"] == confusion["tn"] + confusion["tp"] and sum(confusion.values()) == 768
+    # the whole data set is the training rows plus the hold-out rows: the worker's count of correct rows
+    # agrees with the two accuracies recorded at training (to within a row of float32 rounding)
+    recorded = metadata["train_accuracy"] * (768 - holdout["rows"]) + holdout["accuracy"] * holdout["rows"]
+    assert data_set["correct"] == pytest.approx(recorded, abs=1.5)
 
 
 def test_predictions_page(mlapp_client):
@@ -74,6 +82,10 @@ def test_predictions_page(mlapp_client):
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'id="accuracy"' in page and "%" in page
+    for element in ("holdout-accuracy", "baseline-accuracy", "holdout-precision", "holdout-recall"):
+        assert f'id="{element}"' in page, element
+    for element in ("holdout-f1", "holdout-roc-auc", "holdout-confusion", "dataset-accuracy"):
+        assert f'id="{element}"' in page, element
     assert page.count('<tr class="correct">') + page.count('<tr class="wrong">') == 15
     assert "<svg" in page and 'class="bar"' in page
 

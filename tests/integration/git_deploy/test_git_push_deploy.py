@@ -125,7 +125,8 @@ def test_pushed_model_is_served(stack: Stack):
     sha, metadata = repo_model(stack)
     model = served_model(stack)
     assert model["sha256"] == sha
-    assert model["training_accuracy"] == metadata["accuracy"]
+    assert model["holdout_accuracy"] == metadata["accuracy"] == metadata["holdout"]["accuracy"]
+    assert model["train_accuracy"] == metadata["train_accuracy"]
     assert model["epochs"] == metadata["epochs"] == 3
     predictions = page(stack, "/predictions")
     assert metadata["trained_at"] in predictions and sha in predictions

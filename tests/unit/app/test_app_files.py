@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -68,6 +69,66 @@ def test_metadata_round_trip(tmp_path):
     data = read_metadata(tmp_path / "metadata.json")
     assert data["accuracy"] == 0.75 and data["features"] == ["a", "b"]
     assert ModelMetadata.from_dict({**data, "future_field": 1}) == meta
+
+
+HOLDOUT = {
+    "accuracy": 0.766234,
+    "precision": 0.7,
+    "recall": 0.518519,
+    "f1": 0.595745,
+    "roc_auc": 0.817593,
+    "baseline_accuracy": 0.649351,
+    "majority_class": 0,
+    "confusion": {"tn": 90, "fp": 10, "fn": 26, "tp": 28},
+    "rows": 154,
+    "threshold": 0.5,
+    "seed": 1,
+    "fraction": 0.2,
+}
+
+
+def test_metadata_round_trip_with_holdout_metrics(tmp_path):
+    meta = ModelMetadata(
+        accuracy=HOLDOUT["accuracy"],
+        loss=0.5,
+        data_sha256="ab" * 32,
+        data_source="/d.csv",
+        rows=768,
+        epochs=12,
+        batch_size=10,
+        seed=1,
+        trained_at="2025-01-01T00:00:00+00:00",
+        features=("a", "b"),
+        framework="tf",
+        train_accuracy=0.775244,
+        holdout=HOLDOUT,
+    )
+    write_metadata(tmp_path / "metadata.json", meta)
+    data = read_metadata(tmp_path / "metadata.json")
+    assert data["holdout"] == HOLDOUT and data["train_accuracy"] == 0.775244
+    assert ModelMetadata.from_dict(data) == meta
+
+
+def test_metadata_of_an_older_version_loads_without_holdout_metrics(tmp_path):
+    old = {  # a metadata.json written before the hold-out split: no holdout, no train_accuracy
+        "accuracy": 0.78,
+        "batch_size": 10,
+        "data_sha256": "ab" * 32,
+        "data_source": "/d.csv",
+        "epochs": 150,
+        "features": ["a"],
+        "framework": "tf",
+        "loss": 0.45,
+        "rows": 768,
+        "seed": 7,
+        "trained_at": "2025-01-01T00:00:00+00:00",
+    }
+    (tmp_path / "metadata.json").write_text(json.dumps(old))
+    meta = ModelMetadata.from_dict(read_metadata(tmp_path / "metadata.json"))
+    assert meta.holdout is None and meta.train_accuracy is None and meta.accuracy == 0.78
+    without_accuracy = {k: v for k, v in old.items() if k != "accuracy"}
+    with pytest.raises(TypeError, match="accuracy"):
+        ModelMetadata.from_dict(without_accuracy)
 
 
 def test_unreadable_metadata_is_none(tmp_path):

@@ -46,7 +46,16 @@ def test_reloaded_after_an_atomic_replace(cache):
     loaded = cache.get()
     assert loaded.predictor == "v2" and loaded.generation == 2
     assert loaded.describe()["trained_at"] == "t2"
-    assert loaded.describe()["training_accuracy"] == 0.7
+    # metadata without hold-out metrics (written before the split): its accuracy is on the training rows
+    assert loaded.describe()["train_accuracy"] == 0.7 and loaded.describe()["holdout_accuracy"] is None
+
+
+def test_describe_names_the_holdout_and_the_training_accuracy(cache):
+    metadata = {"trained_at": "t", "accuracy": 0.76, "train_accuracy": 0.8, "holdout": {"accuracy": 0.76}}
+    atomic_write_text(cache.metadata_path, json.dumps(metadata))
+    atomic_write_text(cache.model_path, "v1")
+    described = cache.get().describe()
+    assert described["holdout_accuracy"] == 0.76 and described["train_accuracy"] == 0.8
 
 
 def test_reloaded_after_an_in_place_rewrite_of_another_size(cache):

@@ -40,7 +40,15 @@ def test_trains_and_writes_model_and_metadata(mlapp_repo, mlapp_data_csv, mlapp_
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["data_sha256"] == mlapp_data_sha256
     assert meta["epochs"] == 2 and meta["rows"] == 768 and meta["seed"] == 3
-    assert 0.0 <= meta["accuracy"] <= 1.0
+    holdout = meta["holdout"]
+    assert meta["accuracy"] == holdout["accuracy"]
+    assert holdout["seed"] == 3 and holdout["rows"] == 154 and holdout["fraction"] == 0.2
+    assert sum(holdout["confusion"].values()) == 154
+    assert holdout["baseline_accuracy"] == round(100 / 154, 6)
+    for key in ("precision", "recall", "f1", "roc_auc"):
+        assert 0.0 <= holdout[key] <= 1.0, key
+    assert 0.0 <= meta["train_accuracy"] <= 1.0
+    assert f"hold-out accuracy {meta['accuracy']:.4f} (majority baseline 0.6494)" in result.stdout
     assert meta["trained_at"].endswith("+00:00")
     assert meta["features"][0] == "Pregnancies"
 
