@@ -107,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--cloud", metavar="NAME", help="clouds.yaml entry (default: OS_CLOUD or OS_* variables)"
     )
+    where.add_argument("--region", metavar="NAME", help="the cloud's region (default: clouds.yaml's)")
+    where.add_argument(
+        "--api-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"wait this long for each OpenStack API answer (default: {Settings.api_timeout:g})",
+    )
+    where.add_argument(
+        "--api-retries",
+        type=int,
+        metavar="N",
+        help=f"retry an OpenStack request N times after a connection failure or 503 ({Settings.api_retries})",
+    )
     where.add_argument("--image", metavar="NAME", help=f"Glance image (default: {Settings.image})")
     where.add_argument("--flavor", metavar="NAME", help=f"Nova flavor (default: {Settings.flavor})")
     where.add_argument("--network", metavar="NAME", help="Neutron network (default: the project's only one)")

@@ -38,7 +38,7 @@ ENV_PREFIX = "MLSTACK_"
 PROVIDERS = ("openstack", "local")
 CLI_ONLY = frozenset({"destroy", "status", "dry_run"})
 
-_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+_PREFIX_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -49,6 +49,9 @@ class Settings:
 
     provider: str = "local"
     cloud: str | None = None
+    region: str | None = None
+    api_timeout: float = 30.0
+    api_retries: int = 2
     image: str = "debian-12"
     flavor: str = "m1.medium"
     network: str | None = None
@@ -99,6 +102,9 @@ class Settings:
 FIELD_HELP: dict[str, str] = {
     "provider": "where the machines run: openstack or local (systemd containers on the local Docker)",
     "cloud": "clouds.yaml entry (else OS_CLOUD, else the OS_* variables of an RC file)",
+    "region": "the cloud's region (default: region_name of clouds.yaml / OS_REGION_NAME)",
+    "api_timeout": "seconds to wait for an answer to each OpenStack API request (Keystone's too)",
+    "api_retries": "retries of an OpenStack request after a connection failure or a 503 (and similar)",
     "image": "Glance image name or ID (a Debian or Ubuntu cloud image)",
     "flavor": "Nova flavor name or ID",
     "network": "Neutron network for both servers (default: the project's only network)",
@@ -264,7 +270,7 @@ def validate(settings: Settings) -> Settings:
     """Reject values no provider can use, with a message that names the setting."""
     if settings.provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {settings.provider!r}", f"choose one of: {', '.join(PROVIDERS)}")
-    if not _PREFIX_RE.match(settings.prefix):
+    if not _PREFIX_RE.fullmatch(settings.prefix):
         raise ConfigError(
             f"bad prefix {settings.prefix!r}",
             "use 1-31 lowercase letters, digits or '-', starting with a letter",
@@ -277,7 +283,9 @@ def validate(settings: Settings) -> Settings:
         ) from None
     if settings.workers is not None and settings.workers < 0:
         raise ConfigError(f"workers must be 0 or more, not {settings.workers}")
-    for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout"):
+    if settings.api_retries < 0:
+        raise ConfigError(f"api_retries must be 0 or more, not {settings.api_retries}")
+    for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout", "api_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     return settings

@@ -26,18 +26,19 @@ that (and servers tagged with our prefix), so a user's own resources are never r
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from provisioner import cloudinit, fleet, keys, ssh
-from provisioner.errors import ConfigError, LauncherError, ProviderError, WaitTimeout
+from provisioner.errors import ConfigError, ProviderError, WaitTimeout
 from provisioner.fleet import Slot
 from provisioner.machine import ROLES, WORKER_ROLE, Machine
+from provisioner.providers.openstack import connection
+from provisioner.providers.openstack.cloud_errors import cloud_errors
 from provisioner.settings import Settings
 from provisioner.state import StateFile
 from provisioner.wait import say, wait_for_machines
@@ -61,12 +62,6 @@ PEER_PORTS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
     "devserver": (("prodserver", (22,)),),
     WORKER_ROLE: (("prodserver", (22,)),),
 }
-CLOUDS_YAML_HINT = (
-    "put your cloud in clouds.yaml (./clouds.yaml, ~/.config/openstack/clouds.yaml or "
-    "/etc/openstack/clouds.yaml) and pass --cloud NAME or set OS_CLOUD=NAME, or source your OpenStack RC "
-    "file (OS_AUTH_URL, OS_USERNAME/OS_PASSWORD or OS_APPLICATION_CREDENTIAL_ID/_SECRET, ...); "
-    "to run without a cloud use --provider local"
-)
 
 
 def close_matches(wanted: str, names: Collection[str]) -> str:
@@ -81,73 +76,6 @@ def close_matches(wanted: str, names: Collection[str]) -> str:
         shown = ", ".join(names[:15]) + (", ..." if len(names) > 15 else "")
         return "available: " + shown
     return "the cloud lists none"
-
-
-def _is_quota(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "quota" in text or "limit exceeded" in text
-
-
-@contextlib.contextmanager
-def cloud_errors(settings: Settings) -> Iterator[None]:
-    """Translate openstacksdk/keystoneauth exceptions into LauncherErrors with a person's message."""
-    from keystoneauth1 import exceptions as ks
-    from openstack import exceptions as sdk
-
-    try:
-        yield
-    except LauncherError:
-        raise
-    except (ks.ClientException, sdk.SDKException) as exc:
-        # openstacksdk sometimes wraps a keystoneauth error (Connection.authorize): judge the original
-        original = exc.__context__ if isinstance(exc.__context__, ks.ClientException) else exc
-        raise translate(settings, original) from None
-
-
-def translate(settings: Settings, exc: Exception) -> LauncherError:
-    """The LauncherError for an openstacksdk or keystoneauth exception."""
-    from keystoneauth1 import exceptions as ks
-    from openstack import exceptions as sdk
-
-    where = f"cloud {settings.cloud!r}" if settings.cloud else "the cloud"
-    if isinstance(
-        exc, ks.MissingRequiredOptions | ks.MissingAuthPlugin | ks.NoMatchingPlugin | ks.MissingAuthMethods
-    ):
-        return ConfigError("no OpenStack credentials found", CLOUDS_YAML_HINT)
-    if isinstance(exc, sdk.ConfigException):
-        return ConfigError(f"OpenStack configuration: {exc}", CLOUDS_YAML_HINT)
-    if isinstance(exc, ks.Unauthorized):
-        return _http_error(where, 401, exc)
-    if isinstance(exc, ks.ConnectFailure | ks.ConnectTimeout | ks.DiscoveryFailure | ks.SSLError):
-        return ProviderError(f"cannot reach {where}: {exc}", "check auth_url and your network/proxy")
-    if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog):
-        return ProviderError(f"{where} has no usable endpoint: {exc}", "check region_name and interface")
-    if isinstance(exc, ks.HttpError):
-        return _http_error(where, exc.http_status, exc)
-    if isinstance(exc, sdk.ResourceTimeout):
-        return WaitTimeout(f"{where}: {exc}")
-    if isinstance(exc, sdk.HttpException):
-        return _http_error(where, exc.status_code, exc)
-    return ProviderError(f"{where}: {exc}")
-
-
-def _http_error(where: str, status: int | None, exc: Exception) -> LauncherError:
-    detail = getattr(exc, "details", None) or str(exc)
-    if status == 401:
-        return ProviderError(
-            f"Keystone refused the credentials for {where} (401 Unauthorized)",
-            "check the user/password or the application credential id/secret (and that it has not expired); "
-            "`openstack token issue` with the same settings shows the same answer",
-        )
-    if status in (403, 413, 409) and _is_quota(exc):
-        return ProviderError(
-            f"quota exceeded on {where}: {detail}",
-            "free some resources or ask for a larger quota (`openstack limits show --absolute`, "
-            "`openstack quota show`); a smaller --flavor may fit",
-        )
-    if status == 403:
-        return ProviderError(f"{where} forbids this operation (403): {detail}")
-    return ProviderError(f"{where} answered HTTP {status}: {detail}")
 
 
 def _find(finder: Callable[..., Any], name: str) -> Any:
@@ -222,15 +150,8 @@ class OpenStackProvider:
 
     # ---- connection and state -------------------------------------------------------------------
 
-    @staticmethod
-    def _connect(settings: Settings) -> Connection:
-        import openstack
-
-        if settings.verbose >= 2:
-            openstack.enable_logging(debug=True)
-        conn = openstack.connect(cloud=settings.cloud, app_name="mlstack-launcher")
-        conn.authorize()
-        return conn
+    def _connect(self, settings: Settings) -> Connection:
+        return connection.connect(settings, self.out)
 
     def connect(self, settings: Settings) -> Connection:
         """An authorised Connection (errors become LauncherErrors)."""
