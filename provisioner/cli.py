@@ -26,6 +26,7 @@ from provisioner.settings import (
     REPO_ROOT,
     SETTINGS_FILE,
     Settings,
+    default_prefix,
     env_name,
     load_settings,
 )
@@ -130,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="give devserver its own floating IP (default: reach it through prodserver)",
     )
     where.add_argument(
-        "--prefix", metavar="NAME", help="resource names <prefix>-prodserver/-devserver/-worker-N (mlstack)"
+        "--prefix",
+        metavar="NAME",
+        help="resource names <prefix>-prodserver/-devserver/-worker-N (mlstack; on OpenStack mlstack-<user>)",
     )
     where.add_argument("--allowed-cidr", metavar="CIDR", help="who may reach SSH and port 5100 (0.0.0.0/0)")
     where.add_argument(
@@ -218,7 +221,7 @@ def _launcher_flags(settings: Settings) -> str:
     flags = ""
     if settings.provider != DEFAULTS.provider:
         flags += f" --provider {settings.provider}"
-    if settings.prefix != DEFAULTS.prefix:
+    if settings.prefix != default_prefix(settings.provider):
         flags += f" --prefix {settings.prefix}"
     return flags
 

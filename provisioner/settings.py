@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import getpass
 import ipaddress
 import os
 import re
@@ -113,7 +114,10 @@ FIELD_HELP: dict[str, str] = {
     "key_name": "Nova keypair name (default <prefix>-key)",
     "public_key": "public key installed for appuser (default: .ssh/ of the repo, ~/.ssh/id_*, or a new one)",
     "private_key": "matching private key (default: the public key path without .pub)",
-    "prefix": "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver, <prefix>-worker-N",
+    "prefix": (
+        "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver, <prefix>-worker-N "
+        "(default on OpenStack: mlstack-<your local user name>)"
+    ),
     "allowed_cidr": "source CIDR allowed to reach SSH (22) and the app (5100)",
     "ssh_user": "the login user cloud-init creates",
     "configure": "run configuration.yml after the machines are up",
@@ -291,6 +295,20 @@ def validate(settings: Settings) -> Settings:
     return settings
 
 
+def default_prefix(provider: str, user: str | None = None) -> str:
+    """The prefix when none is given: ``mlstack`` for local machines (this machine is yours); on a cloud,
+    whose project colleagues share, ``mlstack-<local user name>`` so that two users' defaults differ."""
+    if provider == "local":
+        return Settings.prefix
+    if user is None:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = ""
+    clean = re.sub(r"[^a-z0-9-]+", "-", user.lower()).strip("-")
+    return f"{Settings.prefix}-{clean}"[:31].rstrip("-") if clean else Settings.prefix
+
+
 def load_settings(
     cli: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
@@ -316,6 +334,8 @@ def load_settings(
         if key == "extra_vars":  # the one list: the command line's come after the lower layers' files
             value = (*merged.get("extra_vars", ()), *value)
         merged[key] = value
+    if "prefix" not in merged:
+        merged["prefix"] = default_prefix(str(merged.get("provider", Settings.provider)))
     try:
         settings = Settings(**merged)
     except TypeError as exc:

@@ -21,7 +21,7 @@ them (``remove_workers``), highest first. N None (``workers`` not set) keeps the
 exist (``fleet.resolve``).
 
 Everything created is recorded at once in ``<state_dir>/openstack-<prefix>.json``; ``down`` deletes only
-that (and servers tagged with our prefix), so a user's own resources are never removed.
+that (and servers carrying this deployment's id), so nobody else's resources are ever removed.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import difflib
 import ipaddress
 import re
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,8 @@ APP_PORT = 5100
 RABBITMQ_PORT = 5672
 META_PREFIX = "mlstack_prefix"
 META_ROLE = "mlstack_role"
+META_DEPLOYMENT = "mlstack_deployment"
+META_USER = "mlstack_user"
 GROUPS = (*ROLES, WORKER_ROLE)
 # security group (named <prefix>-<group>) -> ports open from allowed_cidr
 CIDR_PORTS: dict[str, tuple[int, ...]] = {"prodserver": (22, APP_PORT), "devserver": (22,), WORKER_ROLE: ()}
@@ -219,10 +222,54 @@ class OpenStackProvider:
 
     @staticmethod
     def _is_ours(settings: Settings, state: StateFile, slot: Slot, server: Any) -> bool:
-        return (
-            state.section("servers").get(slot.hostname) == server.id
-            or (server.metadata or {}).get(META_PREFIX) == settings.prefix
+        """Recorded in this deployment's state file, or tagged with its deployment id (never: named like
+        ours, or tagged with our prefix only -- a colleague with the same prefix has those too)."""
+        deployment = state.data.get("deployment")
+        return state.section("servers").get(slot.hostname) == server.id or (
+            bool(deployment) and (server.metadata or {}).get(META_DEPLOYMENT) == deployment
         )
+
+    @staticmethod
+    def _group_is_ours(state: StateFile, role: str, group: Any) -> bool:
+        deployment = state.data.get("deployment")
+        return state.section("security_groups").get(role) == group.id or (
+            bool(deployment) and f"deployment {deployment}" in (group.description or "")
+        )
+
+    def _refuse_foreign(self, conn: Connection, settings: Settings, state: StateFile) -> None:
+        """Stop, before anything is created, when a server or security group with one of our names exists
+        that this deployment did not make (a colleague's, or another checkout's)."""
+        foreign: list[str] = []
+        existing = self._existing_workers(conn, settings)
+        slots = {slot: self._get_server(conn, slot.name) for slot in fleet.servers(settings)}
+        slots.update({fleet.worker(settings, n): server for n, server in existing.items()})
+        for slot, server in slots.items():
+            if server is not None and not self._is_ours(settings, state, slot, server):
+                meta = server.metadata or {}
+                owner = meta.get(META_USER) or getattr(server, "user_id", None) or "?"
+                foreign.append(
+                    f"server {server.name} (user {owner}, deployment {meta.get(META_DEPLOYMENT, '-')})"
+                )
+        for role in GROUPS:
+            group = conn.get_security_group(settings.server_name(role))
+            if group is not None and not self._group_is_ours(state, role, group):
+                foreign.append(f"security group {group.name} ({group.description or 'no description'})")
+        if foreign:
+            raise ConfigError(
+                f"{'; '.join(foreign)}: named like this deployment's, but not made by it "
+                f"(prefix {settings.prefix!r}, state file {state.path}); nothing was changed",
+                "choose another --prefix; if they are yours from another checkout, run there or copy its "
+                "state file here",
+            )
+
+    @staticmethod
+    def _deployment(state: StateFile, conn: Connection) -> str:
+        """This deployment's id (kept in the state file; saved with the first thing recorded)."""
+        deployment = state.data.get("deployment")
+        if not isinstance(deployment, str) or not deployment:
+            deployment = state.data["deployment"] = uuid.uuid4().hex
+        state.data.setdefault("user_id", conn.current_user_id)
+        return deployment
 
     # ---- keypair and security groups -------------------------------------------------------------
 
@@ -277,7 +324,8 @@ class OpenStackProvider:
             if group is None and role == WORKER_ROLE and not settings.workers:
                 continue
             if group is None:
-                group = conn.create_security_group(name, descriptions[role])
+                owner = f" (deployment {state.data['deployment']}, user {state.data.get('user_id')})"
+                group = conn.create_security_group(name, descriptions[role] + owner)
                 state.record("security_groups", role, group.id)
                 self.out(f"  security group {name}: created")
             else:
@@ -329,10 +377,22 @@ class OpenStackProvider:
         )
 
     def _create_server(
-        self, conn: Connection, settings: Settings, slot: Slot, image: Any, flavor: Any, network: Any
+        self,
+        conn: Connection,
+        settings: Settings,
+        state: StateFile,
+        slot: Slot,
+        image: Any,
+        flavor: Any,
+        network: Any,
     ) -> Any:
         userdata = cloudinit.render(slot.role, keys.public_key_text(settings))
-        meta = {META_PREFIX: settings.prefix, META_ROLE: slot.role}
+        meta = {
+            META_PREFIX: settings.prefix,
+            META_ROLE: slot.role,
+            META_DEPLOYMENT: state.data["deployment"],
+            META_USER: str(conn.current_user_id),
+        }
         server = conn.create_server(
             slot.name,
             image=image,
@@ -413,7 +473,7 @@ class OpenStackProvider:
             flavor = self._find_flavor(conn, settings.flavor)
             network = self._find_network(conn, settings.network)
             for slot in missing:
-                server = self._create_server(conn, settings, slot, image, flavor, network)
+                server = self._create_server(conn, settings, state, slot, image, flavor, network)
                 state.record("servers", slot.hostname, server.id)
                 ids[slot] = server.id
                 created.add(slot.name)
@@ -551,10 +611,12 @@ class OpenStackProvider:
         state = self.state_file(settings)
         state.data.setdefault("cloud", settings.cloud)
         with cloud_errors(settings):
+            deployment = self._deployment(state, conn)
             self.out(
                 f"OpenStack {settings.cloud or '(OS_CLOUD / OS_* variables)'}: "
-                f"project {conn.current_project_id}"
+                f"project {conn.current_project_id}, user {conn.current_user_id}, deployment {deployment}"
             )
+            self._refuse_foreign(conn, settings, state)
             settings = fleet.resolve(settings, self._existing_workers(conn, settings))
             self._ensure_keypair(conn, settings, state)
             self._ensure_security_groups(conn, settings, state)
@@ -567,8 +629,13 @@ class OpenStackProvider:
         """The worker servers numbered above ``settings.workers``, highest first, reached through
         prodserver (``extra["running"]`` is "no" unless ACTIVE)."""
         conn = self.connect(settings)
+        state = self.state_file(settings)
         with cloud_errors(settings):
-            existing = self._existing_workers(conn, settings)
+            existing = {
+                n: server
+                for n, server in self._existing_workers(conn, settings).items()
+                if self._is_ours(settings, state, fleet.worker(settings, n), server)
+            }
             numbers = fleet.surplus(fleet.resolve(settings, existing), existing)
             if not numbers:
                 return []
@@ -689,6 +756,7 @@ class OpenStackProvider:
             )
 
     def _plan_up(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
+        self._refuse_foreign(conn, settings, state)
         settings = fleet.resolve(settings, self._existing_workers(conn, settings))
         lines: list[str] = []
         name = settings.keypair_name

@@ -54,6 +54,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLSTACK_SETTINGS", str(tmp_path / "no-settings.yml"))
     (tmp_path / "no-settings.yml").write_text("{}\n")
     monkeypatch.setenv("MLSTACK_STATE_DIR", str(tmp_path / "state"))
+    # the names the tests expect; the default on OpenStack (mlstack-<user>) has its own test
+    monkeypatch.setenv("MLSTACK_PREFIX", "mlstack")
     monkeypatch.setenv("MLSTACK_INVENTORY_DIR", str(tmp_path / "inventory"))
     monkeypatch.setenv("MLSTACK_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     empty = tmp_path / "empty-clouds.yaml"

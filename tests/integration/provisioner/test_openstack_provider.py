@@ -8,10 +8,9 @@ import json
 
 import pytest
 import yaml
-from fakecloud import PRIVATE_NET, PROJECT_ID
+from fakecloud import PRIVATE_NET, PROJECT_ID, USER_ID
 
 from provisioner.errors import ConfigError, ProviderError
-from provisioner.providers.openstack import OpenStackProvider
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackDeprecationWarning"),
@@ -37,6 +36,8 @@ def test_first_run_sends_the_right_server_requests(cloud, provider, settings, wa
     bodies = {name: call.body["server"] for name, call in bodies_calls.items()}
     assert set(bodies) == {"mlstack-prodserver", "mlstack-devserver"}
     public_key = settings.public_key.read_text().strip()
+    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    assert len(state["deployment"]) == 32 and state["user_id"] == USER_ID
     for name, body in bodies.items():
         role = name.removeprefix("mlstack-")
         user_data = base64.b64decode(body["user_data"]).decode()
@@ -51,7 +52,12 @@ def test_first_run_sends_the_right_server_requests(cloud, provider, settings, wa
         assert body["security_groups"] == [{"name": name}]
         assert body["imageRef"] == "img-debian-12"
         assert body["flavorRef"] == "fl-medium"
-        assert body["metadata"] == {"mlstack_prefix": "mlstack", "mlstack_role": role}
+        assert body["metadata"] == {
+            "mlstack_prefix": "mlstack",
+            "mlstack_role": role,
+            "mlstack_deployment": state["deployment"],
+            "mlstack_user": USER_ID,
+        }
 
     # devserver is requested while prodserver is still building: the two builds run concurrently
     prod_id = cloud.server_by_name("mlstack-prodserver")["id"]
@@ -112,17 +118,56 @@ def test_second_run_reuses_everything_and_creates_nothing(cloud, provider, setti
     assert waits.calls[-1][1] == set(), "reused machines keep their known host keys"
 
 
-def test_active_servers_made_elsewhere_are_reused_without_post(cloud, provider, settings):
-    prod = cloud.add_server("mlstack-prodserver", mlstack_prefix="mlstack")
-    cloud.add_server("mlstack-devserver", mlstack_prefix="mlstack")
+def test_a_colleagues_servers_with_our_names_are_refused_and_left_alone(cloud, provider, settings):
+    """Two users of one project with the same prefix: the second run touches nothing of the first's."""
+    colleague = "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
+    prod = cloud.add_server(
+        "mlstack-prodserver", mlstack_prefix="mlstack", mlstack_role="prodserver", mlstack_user=colleague
+    )
+    prod["user_id"] = colleague
     port = next(p for p in cloud.ports.values() if p["device_id"] == prod["id"])
     cloud.add_floating_ip("203.0.113.7", port["id"])
 
-    machines = provider.up(settings)
+    with pytest.raises(ConfigError) as caught:
+        provider.up(settings)
+    message = str(caught.value)
+    assert f"server mlstack-prodserver (user {colleague}" in message
+    assert "not made by it" in message and "nothing was changed" in message and "--prefix" in message
+    assert mutations(cloud) == [], "nothing is created before the refusal"
+    with pytest.raises(ConfigError, match="server mlstack-prodserver"):
+        provider.plan(settings)
+
+    provider.down(settings)
+    assert prod["id"] in cloud.servers, "--destroy never deletes a colleague's server"
+    assert mutations(cloud) == []
+
+
+def test_a_security_group_with_our_name_that_we_did_not_make_is_refused(cloud, provider, settings):
+    cloud.security_groups["sg-user"] = {
+        "id": "sg-user",
+        "name": "mlstack-devserver",
+        "description": "a colleague's",
+        "project_id": PROJECT_ID,
+        "tenant_id": PROJECT_ID,
+        "security_group_rules": [],
+        "stateful": True,
+    }
+    with pytest.raises(ConfigError, match=r"security group mlstack-devserver \(a colleague's\)"):
+        provider.up(settings)
+    assert mutations(cloud) == []
+
+
+def test_a_server_this_deployment_made_is_reused_by_its_deployment_id(cloud, provider, settings):
+    provider.up(settings)
+    state_path = settings.state_dir / "openstack-mlstack.json"
+    state = json.loads(state_path.read_text())
+    state["servers"] = {}  # recorded ids lost: the deployment id in the metadata still says "ours"
+    state_path.write_text(json.dumps(state))
+    cloud.calls.clear()
+
+    provider.up(settings)
 
     assert server_posts(cloud) == []
-    assert cloud.requests("POST", r"/floatingips$") == []
-    assert machines[0].address == "203.0.113.7"
 
 
 def test_a_free_floating_ip_is_reused_before_a_new_one_is_allocated(cloud, provider, settings):
@@ -162,9 +207,10 @@ def test_server_in_error_is_reported_deleted_and_fails(cloud, provider, settings
 
 
 def test_an_existing_server_in_error_is_deleted_before_anything_is_created(cloud, provider, settings):
-    broken = cloud.add_server(
-        "mlstack-prodserver", status="ERROR", fault="Build of instance aborted: disk full"
-    )
+    provider.up(settings)
+    broken = cloud.server_by_name("mlstack-prodserver")
+    broken.update(status="ERROR", fault={"code": 500, "message": "Build of instance aborted: disk full"})
+    cloud.calls.clear()
 
     with pytest.raises(ProviderError, match="disk full"):
         provider.up(settings)
@@ -241,31 +287,19 @@ def test_destroy_releases_the_floating_ip_it_allocated(cloud, provider, settings
 
 
 def test_destroy_keeps_resources_that_existed_before(cloud, provider, settings):
-    group = {"name": "mlstack-prodserver"}
-    cloud.calls.clear()
-    # a keypair and a security group with our names, made by the user before the first run
+    # a keypair with our name and the same key, made by the user before the first run (keypairs are the
+    # user's own in Nova, so it is safe to reuse)
     cloud.keypairs["mlstack-key"] = {
         "name": "mlstack-key",
         "public_key": settings.public_key.read_text().strip(),
         "type": "ssh",
     }
-    with_group = OpenStackProvider(waiter=provider.waiter, poll_interval=0)
-    cloud.security_groups["sg-user"] = {
-        "id": "sg-user",
-        "name": group["name"],
-        "description": "",
-        "project_id": PROJECT_ID,
-        "tenant_id": PROJECT_ID,
-        "security_group_rules": [],
-        "stateful": True,
-    }
-    with_group.up(settings)
+    provider.up(settings)
     assert cloud.requests("POST", r"/os-keypairs$") == []
 
-    with_group.down(settings)
+    provider.down(settings)
 
     assert "mlstack-key" in cloud.keypairs
-    assert "sg-user" in cloud.security_groups
     assert cloud.group_by_name("mlstack-devserver") is None
 
 

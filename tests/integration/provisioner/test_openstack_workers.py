@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fakecloud import PRIVATE_NET
+from fakecloud import PRIVATE_NET, USER_ID
 
 from provisioner import cli
 from provisioner.providers.openstack import OpenStackProvider
@@ -65,7 +65,13 @@ def test_two_workers_are_requested_with_prodservers_cloud_init_and_no_floating_i
         assert body["key_name"] == "mlstack-key"
         assert body["networks"] == [{"uuid": PRIVATE_NET}]
         assert body["security_groups"] == [{"name": "mlstack-workers"}]
-        assert body["metadata"] == {"mlstack_prefix": "mlstack", "mlstack_role": "workers"}
+        deployment = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())["deployment"]
+        assert body["metadata"] == {
+            "mlstack_prefix": "mlstack",
+            "mlstack_role": "workers",
+            "mlstack_deployment": deployment,
+            "mlstack_user": USER_ID,
+        }
 
     # every server is requested while the others still build: the four build concurrently
     last_post = max(i for i, c in enumerate(cloud.calls) if c in posts)
@@ -370,7 +376,7 @@ def test_a_rerun_without_workers_keeps_the_workers_that_exist(cloud, settings, w
     assert {s["name"]: s["id"] for s in cloud.servers.values()} == ids
     hosts = yaml.safe_load((isolated / "inventory" / "hosts.yml").read_text())["all"]["children"]
     assert sorted(hosts["workers"]["hosts"]) == ["mlstack-worker-1", "mlstack-worker-2"]
-    for line in ("python start_instances.py --provider openstack --status", "--destroy"):
+    for line in ("python start_instances.py --provider openstack --prefix mlstack --status", "--destroy"):
         assert line in out
 
 

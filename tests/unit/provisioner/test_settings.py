@@ -220,3 +220,13 @@ def test_api_timeout_and_retries_from_every_layer(tmp_path):
     assert (settings.api_timeout, settings.api_retries, settings.region) == (5.0, 4, "RegionTwo")
     with pytest.raises(ConfigError, match="api_timeout must be positive"):
         load_settings({"api_timeout": 0.0}, env={}, settings_file=empty(tmp_path))
+
+
+def test_the_default_prefix_on_openstack_tells_users_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "Alice.Smith")
+    on_cloud = load_settings({"provider": "openstack"}, env={}, settings_file=empty(tmp_path))
+    assert on_cloud.prefix == "mlstack-alice-smith"
+    local = load_settings({"provider": "local"}, env={}, settings_file=empty(tmp_path))
+    assert local.prefix == "mlstack", "local machines keep the short default"
+    given = load_settings({"provider": "openstack", "prefix": "team"}, env={}, settings_file=empty(tmp_path))
+    assert given.prefix == "team"
