@@ -109,7 +109,7 @@ FIELD_HELP: dict[str, str] = {
     "image": "Glance image name or ID (a Debian or Ubuntu cloud image)",
     "flavor": "Nova flavor name or ID",
     "network": "Neutron network for both servers (default: the project's only network)",
-    "floating_network": "external network for floating IPs (default: the first external network)",
+    "floating_network": "external network for floating IPs (default: the one the subnet's router reaches)",
     "devserver_floating_ip": "give devserver a floating IP too (default: reach it through prodserver)",
     "key_name": "Nova keypair name (default <prefix>-key)",
     "public_key": "public key installed for appuser (default: .ssh/ of the repo, ~/.ssh/id_*, or a new one)",

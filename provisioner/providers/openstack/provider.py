@@ -11,9 +11,10 @@ Credentials are the ecosystem's: ``openstack.connect(cloud=NAME)`` reads clouds.
 3. servers ``<prefix>-prodserver``, ``<prefix>-devserver`` and ``<prefix>-worker-1..N``: ACTIVE ones are
    reused (no POST), missing ones are all requested before any is waited for, so they build concurrently;
    a server in ERROR is reported with Nova's fault message, deleted, and the run fails;
-4. a floating IP for prodserver (a free one is reused before a new one is allocated; none when the
-   server's own address is public), and for devserver only with ``devserver_floating_ip`` -- otherwise
-   devserver is reached through prodserver. Workers never get one: they are reached through prodserver;
+4. a floating IP for prodserver (the one on its port, a free one this deployment recorded, else a new
+   one; none when the server's own address is public), and for devserver only with
+   ``devserver_floating_ip`` -- otherwise devserver is reached through prodserver. Workers never get
+   one: they are reached through prodserver;
 5. SSH and cloud-init (provisioner.wait).
 
 Workers numbered above N are left alone by ``up``; the launcher drains them (``surplus``), then deletes
@@ -26,19 +27,19 @@ that (and servers carrying this deployment's id), so nobody else's resources are
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from provisioner import cloudinit, fleet, keys, ssh
 from provisioner.errors import ConfigError, ProviderError, WaitTimeout
 from provisioner.fleet import Slot
 from provisioner.machine import ROLES, WORKER_ROLE, Machine
-from provisioner.providers.openstack import connection
+from provisioner.providers.openstack import connection, lookup
+from provisioner.providers.openstack import floating as floating_ips
 from provisioner.providers.openstack.cloud_errors import cloud_errors
 from provisioner.settings import Settings
 from provisioner.state import StateFile
@@ -65,42 +66,6 @@ PEER_PORTS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
     "devserver": (("prodserver", (22,)),),
     WORKER_ROLE: (("prodserver", (22,)),),
 }
-
-
-def close_matches(wanted: str, names: Collection[str]) -> str:
-    """``; close matches: a, b`` or ``; available: ...`` (never empty-handed)."""
-    names = sorted({n for n in names if n})
-    close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.4)
-    if not close:
-        close = [n for n in names if wanted.lower() in n.lower()][:5]
-    if close:
-        return "close matches: " + ", ".join(close)
-    if names:
-        shown = ", ".join(names[:15]) + (", ..." if len(names) > 15 else "")
-        return "available: " + shown
-    return "the cloud lists none"
-
-
-def _find(finder: Callable[..., Any], name: str) -> Any:
-    """``finder(name)`` or None when the cloud has no such thing."""
-    from openstack import exceptions as sdk
-
-    try:
-        return finder(name, ignore_missing=False)
-    except sdk.NotFoundException:
-        return None
-
-
-def _find_named(
-    finder: Callable[..., Any], name: str, what: str, listing: Callable[[], Iterable[Any]], option: str
-) -> Any:
-    """``finder(name)``; when the cloud has no such thing, a ConfigError naming the closest names of
-    ``listing()`` and the option to pass."""
-    found = _find(finder, name)
-    if found is None:
-        names = [item.name for item in listing()]
-        raise ConfigError(f"{what} {name!r} not found; {close_matches(name, names)}", f"pass {option} NAME")
-    return found
 
 
 def _addresses(server: Any) -> tuple[str | None, str | None]:
@@ -169,14 +134,16 @@ class OpenStackProvider:
     # ---- lookups ----------------------------------------------------------------------------------
 
     def _find_image(self, conn: Connection, name: str) -> Any:
-        return _find_named(conn.image.find_image, name, "image", conn.image.images, "--image")
+        return lookup.find_named(conn.image.find_image, name, "image", conn.image.images, "--image")
 
     def _find_flavor(self, conn: Connection, name: str) -> Any:
-        return _find_named(conn.compute.find_flavor, name, "flavor", conn.compute.flavors, "--flavor")
+        return lookup.find_named(conn.compute.find_flavor, name, "flavor", conn.compute.flavors, "--flavor")
 
     def _find_network(self, conn: Connection, name: str | None) -> Any:
         if name:
-            return _find_named(conn.network.find_network, name, "network", conn.network.networks, "--network")
+            return lookup.find_named(
+                conn.network.find_network, name, "network", conn.network.networks, "--network"
+            )
         candidates = [n for n in conn.network.networks() if not n.is_router_external]
         own = [n for n in candidates if n.project_id == conn.current_project_id]
         if len(candidates) == 1 or len(own) == 1:
@@ -189,23 +156,6 @@ class OpenStackProvider:
         raise ConfigError(
             f"several networks could hold the servers: {names}", "choose one with --network NAME"
         )
-
-    def _find_floating_network(self, conn: Connection, settings: Settings) -> Any:
-        if settings.floating_network:
-            return _find_named(
-                conn.network.find_network,
-                settings.floating_network,
-                "floating network",
-                lambda: conn.network.networks(is_router_external=True),
-                "--floating-network",
-            )
-        external = list(conn.network.networks(is_router_external=True))
-        if not external:
-            raise ProviderError(
-                "no external network to take a floating IP from",
-                "pass --floating-network NAME, or use a --network whose addresses are public",
-            )
-        return sorted(external, key=lambda n: n.name or "")[0]
 
     def _get_server(self, conn: Connection, name: str) -> Any:
         return conn.get_server(name, bare=True)
@@ -499,26 +449,16 @@ class OpenStackProvider:
     def _public_address(
         self, conn: Connection, settings: Settings, role: str, server: Any, state: StateFile, fips: list[Any]
     ) -> str:
-        fixed, floating = _addresses(server)
-        if floating:
-            return floating
-        for fip in fips:
-            if fip.port_id and fixed and fip.fixed_ip_address == fixed:
-                return fip.floating_ip_address
+        """The server's floating IP (found by its port), its own address when public, or a floating IP
+        this deployment recorded or allocates now."""
+        ports = floating_ips.server_ports(conn, server)
+        bound = floating_ips.attached(fips, ports)
+        if bound is not None:
+            return str(bound.floating_ip_address)
+        fixed, _ = _addresses(server)
         if _is_public(fixed):
             return str(fixed)
-        network = self._find_floating_network(conn, settings)
-        free = [f for f in fips if not f.port_id and f.floating_network_id == network.id]
-        if free:
-            fip = sorted(free, key=lambda f: f.floating_ip_address)[0]
-            conn.add_ip_list(server, [fip.floating_ip_address], wait=True, timeout=120)
-            fips.remove(fip)
-            self.out(f"  {role:<11} floating IP {fip.floating_ip_address}: reused (was free)")
-            return fip.floating_ip_address
-        fip = conn.create_floating_ip(network=network.id, server=server, wait=True, timeout=120)
-        state.record("floating_ips", fip.id, fip.floating_ip_address)
-        self.out(f"  {role:<11} floating IP {fip.floating_ip_address}: allocated from {network.name}")
-        return fip.floating_ip_address
+        return floating_ips.ensure(conn, settings, state, role, server, fips, self.out)
 
     def _behind_prodserver(
         self, settings: Settings, server: Any, role: str, jump_host: str | None, **extra: str
@@ -552,7 +492,7 @@ class OpenStackProvider:
     def _machines(
         self, conn: Connection, settings: Settings, servers: dict[Slot, Any], state: StateFile
     ) -> list[Machine]:
-        fips = list(conn.list_floating_ips())
+        fips = list(conn.network.ips(project_id=conn.current_project_id))
         by_role = {slot.role: server for slot, server in servers.items() if not slot.is_worker}
         prod = by_role["prodserver"]
         prod_public = self._public_address(conn, settings, "prodserver", prod, state, fips)
@@ -591,15 +531,11 @@ class OpenStackProvider:
         prod = self._get_server(conn, settings.server_name("prodserver"))
         if prod is None:
             return None
-        fixed, floating = _addresses(prod)
-        if floating:
-            return floating
-        if _is_public(fixed):
-            return fixed
-        for fip in conn.list_floating_ips():
-            if fip.port_id and fixed and fip.fixed_ip_address == fixed:
-                return str(fip.floating_ip_address)
-        return None
+        bound = floating_ips.attached(conn.network.ips(), floating_ips.server_ports(conn, prod))
+        if bound is not None:
+            return str(bound.floating_ip_address)
+        fixed, _ = _addresses(prod)
+        return fixed if _is_public(fixed) else None
 
     # ---- the Provider verbs -------------------------------------------------------------------------
 
@@ -804,9 +740,13 @@ class OpenStackProvider:
                 f"server {existing[number].name}: drain, then delete (workers={settings.workers}; "
                 "the highest-numbered go first)"
             )
-        free = [f for f in conn.list_floating_ips() if not f.port_id]
-        fip_plan = f"reuse free {free[0].floating_ip_address}" if free else "allocate one"
-        lines.append(f"floating IP for prodserver: keep its own, else {fip_plan}")
+        recorded = [f for f in conn.network.ips() if f.id in state.section("floating_ips") and not f.port_id]
+        fip_plan = (
+            f"reuse {recorded[0].floating_ip_address} (recorded by this deployment)"
+            if recorded
+            else "allocate one from the external network its router reaches"
+        )
+        lines.append(f"floating IP for prodserver: keep the one on its port, else {fip_plan}")
         lines.append(
             "devserver: "
             + ("a floating IP too" if settings.devserver_floating_ip else "reached through prodserver")

@@ -64,6 +64,7 @@ class FakeCloud:
     security_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     ports: dict[str, dict[str, Any]] = field(default_factory=dict)
     floating_ips: dict[str, dict[str, Any]] = field(default_factory=dict)
+    routers: list[dict[str, Any]] = field(default_factory=list)
     _polls: dict[str, int] = field(default_factory=dict)
     _ips: Any = field(default_factory=lambda: itertools.count(10))
     _fips: Any = field(default_factory=lambda: itertools.count(100))
@@ -105,6 +106,36 @@ class FakeCloud:
                 "project_id": "admin",
             },
         ]
+
+        self.add_router("router-1", PUBLIC_NET, "sub-private")
+
+    def add_router(self, router_id: str, gateway_network: str | None, subnet_id: str) -> dict[str, Any]:
+        """A router with its gateway on ``gateway_network`` and an interface on ``subnet_id`` (the port
+        Neutron makes for the interface, device_owner network:router_interface)."""
+        router = {
+            "id": router_id,
+            "name": router_id,
+            "status": "ACTIVE",
+            "admin_state_up": True,
+            "external_gateway_info": {"network_id": gateway_network} if gateway_network else None,
+            "project_id": PROJECT_ID,
+            "tenant_id": PROJECT_ID,
+        }
+        self.routers.append(router)
+        subnet = next(s for s in self.subnets if s["id"] == subnet_id)
+        port_id = str(uuid.uuid4())
+        self.ports[port_id] = {
+            "id": port_id,
+            "network_id": subnet["network_id"],
+            "device_id": router_id,
+            "device_owner": "network:router_interface",
+            "mac_address": f"fa:16:3e:ff:00:{len(self.routers):02x}",
+            "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}],
+            "status": "ACTIVE",
+            "created_at": "2024-01-01T00:00:00Z",
+            "project_id": PROJECT_ID,
+        }
+        return router
 
     # ---- plumbing ------------------------------------------------------------------------------------
 
@@ -509,6 +540,7 @@ class FakeCloud:
             ("/security-group-rules", self._neutron_rules),
             ("/security-groups", self._neutron_groups),
             ("/floatingips", self._neutron_fips),
+            ("/routers", self._neutron_routers),
         ):
             if path.startswith(prefix):
                 return handler(call, path)
@@ -537,6 +569,9 @@ class FakeCloud:
 
     def _neutron_networks(self, call: Call, path: str) -> tuple | None:
         return self._get_or_list(call, path, "/networks", self.networks, "network")
+
+    def _neutron_routers(self, call: Call, path: str) -> tuple | None:
+        return self._get_or_list(call, path, "/routers", self.routers, "router")
 
     def _neutron_subnets(self, call: Call, path: str) -> tuple | None:
         return self._get_or_list(call, path, "/subnets", self.subnets, "subnet")
@@ -592,12 +627,15 @@ class FakeCloud:
             return 201, {"security_group_rule": rule}
         return None
 
-    def add_floating_ip(self, address: str, port_id: str | None = None) -> dict[str, Any]:
+    def add_floating_ip(
+        self, address: str, port_id: str | None = None, network_id: str = PUBLIC_NET, description: str = ""
+    ) -> dict[str, Any]:
         """A floating IP the project owns before the launcher runs."""
         fip = {
             "id": str(uuid.uuid4()),
             "floating_ip_address": address,
-            "floating_network_id": PUBLIC_NET,
+            "floating_network_id": network_id,
+            "description": description,
             "port_id": port_id,
             "fixed_ip_address": self.ports[port_id]["fixed_ips"][0]["ip_address"] if port_id else None,
             "status": "ACTIVE" if port_id else "DOWN",
@@ -612,7 +650,33 @@ class FakeCloud:
     def _neutron_fips(self, call: Call, path: str) -> tuple | None:
         if path == "/floatingips" and call.method == "POST":
             data = call.body["floatingip"]
-            fip = self.add_floating_ip(f"203.0.113.{next(self._fips)}", data.get("port_id"))
+            network_id = data["floating_network_id"]
+            if not any(n["id"] == network_id and n["router:external"] for n in self.networks):
+                return 400, {
+                    "NeutronError": {"message": f"Network {network_id} is not a valid external network"}
+                }
+            port_id = data.get("port_id")
+            if port_id:
+                subnets = {ip["subnet_id"] for ip in self.ports[port_id]["fixed_ips"]}
+                routed = any(
+                    (r.get("external_gateway_info") or {}).get("network_id") == network_id
+                    and any(
+                        p["device_id"] == r["id"] and {ip["subnet_id"] for ip in p["fixed_ips"]} & subnets
+                        for p in self.ports.values()
+                    )
+                    for r in self.routers
+                )
+                if not routed:  # Neutron's ExternalGatewayForFloatingIPNotFound
+                    return 404, {
+                        "NeutronError": {
+                            "type": "ExternalGatewayForFloatingIPNotFound",
+                            "message": f"External network {network_id} is not reachable from subnet "
+                            f"{sorted(subnets)[0]}.",
+                        }
+                    }
+            fip = self.add_floating_ip(
+                f"203.0.113.{next(self._fips)}", port_id, network_id, data.get("description", "")
+            )
             return 201, {"floatingip": fip}
         match = re.fullmatch(r"/floatingips/([^/]+)", path)
         if match and call.method in ("PUT", "DELETE"):

@@ -170,17 +170,82 @@ def test_a_server_this_deployment_made_is_reused_by_its_deployment_id(cloud, pro
     assert server_posts(cloud) == []
 
 
-def test_a_free_floating_ip_is_reused_before_a_new_one_is_allocated(cloud, provider, settings):
-    free = cloud.add_floating_ip("203.0.113.42")
+def test_a_free_floating_ip_this_deployment_did_not_record_is_never_taken(cloud, provider, settings):
+    colleagues = cloud.add_floating_ip("203.0.113.42")  # free, but perhaps a colleague's reserved address
 
     machines = provider.up(settings)
 
-    assert machines[0].address == "203.0.113.42"
-    assert cloud.requests("POST", r"/floatingips$") == []
-    put = cloud.requests("PUT", rf"/floatingips/{free['id']}$")
-    assert len(put) == 1 and put[0].body["floatingip"]["port_id"]
+    assert machines[0].address != "203.0.113.42"
+    assert cloud.requests("PUT", rf"/floatingips/{colleagues['id']}$") == []
+    post = cloud.requests("POST", r"/floatingips$")
+    assert len(post) == 1
     state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
-    assert state.get("floating_ips", {}) == {}, "a reused floating IP is not ours to release"
+    assert post[0].body["floatingip"]["description"] == (
+        f"mlstack mlstack-prodserver (deployment {state['deployment']})"
+    )
+    assert colleagues["port_id"] is None
+
+
+def test_a_floating_ip_this_deployment_recorded_is_reused(cloud, provider, settings):
+    first = provider.up(settings)
+    prod = cloud.server_by_name("mlstack-prodserver")
+    cloud.servers.pop(prod["id"])  # the server is gone; its floating IP stays, free
+    for port_id in [p for p, port in cloud.ports.items() if port["device_id"] == prod["id"]]:
+        del cloud.ports[port_id]
+    for fip in cloud.floating_ips.values():
+        if fip["port_id"] and fip["port_id"] not in cloud.ports:
+            fip.update(port_id=None, fixed_ip_address=None, status="DOWN")
+    cloud.calls.clear()
+
+    second = provider.up(settings)
+
+    assert second[0].address == first[0].address
+    assert cloud.requests("POST", r"/floatingips$") == []
+    assert len(cloud.requests("PUT", r"/floatingips/")) == 1
+
+
+def test_a_floating_ip_is_matched_by_port_not_by_fixed_address(cloud, provider, settings):
+    """A second network with the same CIDR: a colleague's server there has the same fixed address as
+    prodserver, and a floating IP on it."""
+    cloud.networks.append(dict(cloud._network("net-other", "other", external=False), project_id="other"))
+    provider.up(dataclasses.replace(settings, network="private"))
+    prod = cloud.server_by_name("mlstack-prodserver")
+    ours = next(f for f in cloud.floating_ips.values() if f["port_id"])
+    fixed = ours["fixed_ip_address"]
+    cloud.floating_ips.pop(ours["id"])  # our floating IP went away (released by hand)
+    other_port = cloud._add_port("colleagues-server", "net-other")
+    other_port["fixed_ips"][0]["ip_address"] = fixed
+    colleagues = cloud.add_floating_ip("203.0.113.77", other_port["id"])
+    state_path = settings.state_dir / "openstack-mlstack.json"
+    state = json.loads(state_path.read_text())
+    state["floating_ips"] = {}
+    state_path.write_text(json.dumps(state))
+
+    machines = provider.up(dataclasses.replace(settings, network="private"))
+
+    assert machines[0].address != colleagues["floating_ip_address"]
+    assert len(cloud.requests("POST", r"/floatingips$")) == 2
+    assert prod["id"] in cloud.servers
+
+
+def test_the_external_network_is_the_one_the_router_reaches(cloud, provider, settings):
+    # alphabetically first, external, but no router of the private subnet has its gateway there
+    cloud.networks.append(dict(cloud._network("net-aaa", "aaa-public", external=True), subnets=[]))
+
+    provider.up(settings)
+
+    posts = cloud.requests("POST", r"/floatingips$")
+    assert [p.body["floatingip"]["floating_network_id"] for p in posts] == ["net-public-0001"]
+
+
+def test_no_router_and_several_external_networks_asks_for_floating_network(cloud, provider, settings):
+    cloud.networks.append(dict(cloud._network("net-aaa", "aaa-public", external=True), subnets=[]))
+    cloud.routers.clear()
+
+    with pytest.raises(ConfigError, match="--floating-network") as caught:
+        provider.up(settings)
+    assert "aaa-public, public" in str(caught.value)
+    assert cloud.requests("POST", r"/floatingips$") == []
 
 
 def test_devserver_floating_ip_when_asked(cloud, provider, settings):
@@ -252,7 +317,7 @@ def test_destroy_deletes_exactly_what_was_created(cloud, provider, settings):
     provider.up(settings)
     created_servers = {s["id"] for s in cloud.servers.values() if s["name"].startswith("mlstack-")}
     created_groups = {g["id"] for g in cloud.security_groups.values()}
-    reused_fip_address = users_fip["floating_ip_address"]
+    allocated_fips = {i for i in cloud.floating_ips if i != users_fip["id"]}
     cloud.calls.clear()
 
     provider.down(settings)
@@ -261,8 +326,10 @@ def test_destroy_deletes_exactly_what_was_created(cloud, provider, settings):
     expected = {f"/v2.1/servers/{i}" for i in created_servers}
     expected |= {f"/v2.0/security-groups/{i}" for i in created_groups}
     expected |= {"/v2.1/os-keypairs/mlstack-key"}
-    assert deleted == expected, "the reused floating IP was not allocated by us and is kept"
-    assert [f["floating_ip_address"] for f in cloud.floating_ips.values()] == [reused_fip_address]
+    expected |= {f"/v2.0/floatingips/{i}" for i in allocated_fips}
+    assert len(allocated_fips) == 1
+    assert deleted == expected, "the user's free floating IP was never ours: neither taken nor released"
+    assert list(cloud.floating_ips) == [users_fip["id"]]
     assert "users-key" in cloud.keypairs
     assert stranger["id"] in cloud.servers
     assert not (settings.state_dir / "openstack-mlstack.json").exists()
