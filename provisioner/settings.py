@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_FILE = REPO_ROOT / "mlstack.yml"
 ENV_PREFIX = "MLSTACK_"
 PROVIDERS = ("openstack", "local")
+MAX_WORKERS = 50  # a typo (--workers 500) must not ask a cloud for hundreds of servers
 CLI_ONLY = frozenset({"destroy", "status", "dry_run"})
 
 _PREFIX_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -127,7 +128,7 @@ FIELD_HELP: dict[str, str] = {
     "verbose": "more output (-v progress details, -vv also SDK/HTTP debug and ansible -v)",
     "workers": (
         "worker machines <prefix>-worker-1..N; unset keeps those that exist; fewer than exist drains, "
-        "then removes the highest first (0 removes them all)"
+        "then removes the highest first (0 removes them all); at most 50"
     ),
     "inventory_dir": "where inventory/hosts.yml is written (group_vars/ there is never touched)",
     "state_dir": "what the launcher created, and its known_hosts file",
@@ -287,6 +288,12 @@ def validate(settings: Settings) -> Settings:
         ) from None
     if settings.workers is not None and settings.workers < 0:
         raise ConfigError(f"workers must be 0 or more, not {settings.workers}")
+    if settings.workers is not None and settings.workers > MAX_WORKERS:
+        raise ConfigError(
+            f"workers: at most {MAX_WORKERS} worker machines, not {settings.workers}",
+            "each worker is one server (and one cloud quota unit); for more, raise MAX_WORKERS in "
+            "provisioner/settings.py knowingly",
+        )
     if settings.api_retries < 0:
         raise ConfigError(f"api_retries must be 0 or more, not {settings.api_retries}")
     for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout", "api_timeout"):

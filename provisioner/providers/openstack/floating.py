@@ -90,6 +90,7 @@ def ensure(
     server: Any,
     fips: list[Any],
     out: Out,
+    network: Any = None,
 ) -> str:
     """The floating IP address of ``server``: the one on its port, else a free one this deployment
     recorded, else a new one (recorded at once)."""
@@ -108,7 +109,7 @@ def ensure(
         fips.remove(fip)
         out(f"  {role:<11} floating IP {fip.floating_ip_address}: reused (recorded by this deployment)")
         return str(fip.floating_ip_address)
-    network = external_network(conn, settings, port_subnets(ports))
+    network = network or external_network(conn, settings, port_subnets(ports))
     fip = conn.network.create_ip(
         floating_network_id=network.id,
         port_id=port.id,

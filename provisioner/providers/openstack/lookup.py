@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Collection, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
 
 
 def close_matches(wanted: str, names: Collection[str]) -> str:
@@ -43,3 +46,17 @@ def find_named(
         names = [item.name for item in listing()]
         raise ConfigError(f"{what} {name!r} not found; {close_matches(name, names)}", f"pass {option} NAME")
     return found
+
+
+def find_network(conn: Connection, name: str | None) -> Any:
+    """The network called ``name``, else the project's only network for servers."""
+    if name:
+        return find_named(conn.network.find_network, name, "network", conn.network.networks, "--network")
+    candidates = [n for n in conn.network.networks() if not n.is_router_external]
+    own = [n for n in candidates if n.project_id == conn.current_project_id]
+    if len(candidates) == 1 or len(own) == 1:
+        return candidates[0] if len(candidates) == 1 else own[0]
+    if not candidates:
+        raise ConfigError("the project has no network for the servers", "create one or pass --network NAME")
+    names = ", ".join(sorted(n.name for n in candidates))
+    raise ConfigError(f"several networks could hold the servers: {names}", "choose one with --network NAME")

@@ -38,7 +38,7 @@ from provisioner import cloudinit, fleet, keys, ssh
 from provisioner.errors import ConfigError, ProviderError, WaitTimeout
 from provisioner.fleet import Slot
 from provisioner.machine import ROLES, WORKER_ROLE, Machine
-from provisioner.providers.openstack import connection, lookup
+from provisioner.providers.openstack import connection, preflight
 from provisioner.providers.openstack import floating as floating_ips
 from provisioner.providers.openstack.cloud_errors import cloud_errors
 from provisioner.settings import Settings
@@ -133,32 +133,17 @@ class OpenStackProvider:
 
     # ---- lookups ----------------------------------------------------------------------------------
 
-    def _find_image(self, conn: Connection, name: str) -> Any:
-        return lookup.find_named(conn.image.find_image, name, "image", conn.image.images, "--image")
-
-    def _find_flavor(self, conn: Connection, name: str) -> Any:
-        return lookup.find_named(conn.compute.find_flavor, name, "flavor", conn.compute.flavors, "--flavor")
-
-    def _find_network(self, conn: Connection, name: str | None) -> Any:
-        if name:
-            return lookup.find_named(
-                conn.network.find_network, name, "network", conn.network.networks, "--network"
-            )
-        candidates = [n for n in conn.network.networks() if not n.is_router_external]
-        own = [n for n in candidates if n.project_id == conn.current_project_id]
-        if len(candidates) == 1 or len(own) == 1:
-            return candidates[0] if len(candidates) == 1 else own[0]
-        if not candidates:
-            raise ConfigError(
-                "the project has no network for the servers", "create one or pass --network NAME"
-            )
-        names = ", ".join(sorted(n.name for n in candidates))
-        raise ConfigError(
-            f"several networks could hold the servers: {names}", "choose one with --network NAME"
-        )
-
     def _get_server(self, conn: Connection, name: str) -> Any:
         return conn.get_server(name, bare=True)
+
+    def _servers_by_name(self, conn: Connection, settings: Settings) -> dict[str, Any]:
+        """The project's servers whose names start with ``<prefix>-``, by name (one list call)."""
+        pattern = f"^{re.escape(settings.prefix)}-"
+        return {
+            server.name: server
+            for server in conn.compute.servers(details=True, name=pattern)
+            if (server.name or "").startswith(f"{settings.prefix}-")
+        }
 
     def _existing_workers(self, conn: Connection, settings: Settings) -> dict[int, Any]:
         """The servers named ``<prefix>-worker-<n>`` in the project, by n (one list call)."""
@@ -220,6 +205,21 @@ class OpenStackProvider:
             deployment = state.data["deployment"] = uuid.uuid4().hex
         state.data.setdefault("user_id", conn.current_user_id)
         return deployment
+
+    def _preflight(self, conn: Connection, settings: Settings) -> preflight.Checked:
+        """Image, flavor, network, the external network and the quota for what this run creates."""
+        named = self._servers_by_name(conn, settings)
+        existing = {slot: named.get(slot.name) for slot in fleet.wanted(settings)}
+        by_role = {slot.role: server for slot, server in existing.items() if not slot.is_worker}
+
+        def lacks_floating_ip(server: Any) -> bool:
+            return server is None or not _addresses(server)[1]
+
+        needs_floating_ip = lacks_floating_ip(by_role.get("prodserver")) or (
+            settings.devserver_floating_ip and lacks_floating_ip(by_role.get("devserver"))
+        )
+        missing = sum(1 for server in existing.values() if server is None)
+        return preflight.check(conn, settings, missing, needs_floating_ip, self.out)
 
     # ---- keypair and security groups -------------------------------------------------------------
 
@@ -407,11 +407,12 @@ class OpenStackProvider:
         return ready
 
     def _servers_up(
-        self, conn: Connection, settings: Settings, state: StateFile
+        self, conn: Connection, settings: Settings, state: StateFile, checked: preflight.Checked
     ) -> tuple[dict[Slot, Any], set[str]]:
         """ACTIVE servers for every wanted slot, and the names of those created in this run."""
         slots = fleet.wanted(settings)
-        existing = {slot: self._get_server(conn, slot.name) for slot in slots}
+        named = self._servers_by_name(conn, settings)  # one list call, however many workers
+        existing = {slot: named.get(slot.name) for slot in slots}
         for slot, server in existing.items():
             if server is not None and server.status == "ERROR":
                 self._delete_errored(conn, settings, slot, server, state)
@@ -419,9 +420,7 @@ class OpenStackProvider:
         created: set[str] = set()
         missing = [slot for slot in slots if existing[slot] is None]
         if missing:
-            image = self._find_image(conn, settings.image)
-            flavor = self._find_flavor(conn, settings.flavor)
-            network = self._find_network(conn, settings.network)
+            image, flavor, network = checked.image, checked.flavor, checked.network
             for slot in missing:
                 server = self._create_server(conn, settings, state, slot, image, flavor, network)
                 state.record("servers", slot.hostname, server.id)
@@ -447,7 +446,14 @@ class OpenStackProvider:
     # ---- floating IPs -------------------------------------------------------------------------------
 
     def _public_address(
-        self, conn: Connection, settings: Settings, role: str, server: Any, state: StateFile, fips: list[Any]
+        self,
+        conn: Connection,
+        settings: Settings,
+        role: str,
+        server: Any,
+        state: StateFile,
+        fips: list[Any],
+        external: Any = None,
     ) -> str:
         """The server's floating IP (found by its port), its own address when public, or a floating IP
         this deployment recorded or allocates now."""
@@ -458,7 +464,7 @@ class OpenStackProvider:
         fixed, _ = _addresses(server)
         if _is_public(fixed):
             return str(fixed)
-        return floating_ips.ensure(conn, settings, state, role, server, fips, self.out)
+        return floating_ips.ensure(conn, settings, state, role, server, fips, self.out, external)
 
     def _behind_prodserver(
         self, settings: Settings, server: Any, role: str, jump_host: str | None, **extra: str
@@ -490,12 +496,17 @@ class OpenStackProvider:
         )
 
     def _machines(
-        self, conn: Connection, settings: Settings, servers: dict[Slot, Any], state: StateFile
+        self,
+        conn: Connection,
+        settings: Settings,
+        servers: dict[Slot, Any],
+        state: StateFile,
+        external: Any = None,
     ) -> list[Machine]:
         fips = list(conn.network.ips(project_id=conn.current_project_id))
         by_role = {slot.role: server for slot, server in servers.items() if not slot.is_worker}
         prod = by_role["prodserver"]
-        prod_public = self._public_address(conn, settings, "prodserver", prod, state, fips)
+        prod_public = self._public_address(conn, settings, "prodserver", prod, state, fips, external)
         machines = [
             Machine(
                 name=prod.name,
@@ -508,7 +519,7 @@ class OpenStackProvider:
         ]
         dev = by_role["devserver"]
         if settings.devserver_floating_ip:
-            dev_address = self._public_address(conn, settings, "devserver", dev, state, fips)
+            dev_address = self._public_address(conn, settings, "devserver", dev, state, fips, external)
             machines.append(
                 Machine(
                     name=dev.name,
@@ -554,10 +565,11 @@ class OpenStackProvider:
             )
             self._refuse_foreign(conn, settings, state)
             settings = fleet.resolve(settings, self._existing_workers(conn, settings))
+            checked = self._preflight(conn, settings)  # nothing is created before this passes
             self._ensure_keypair(conn, settings, state)
             self._ensure_security_groups(conn, settings, state)
-            servers, created = self._servers_up(conn, settings, state)
-            machines = self._machines(conn, settings, servers, state)
+            servers, created = self._servers_up(conn, settings, state, checked)
+            machines = self._machines(conn, settings, servers, state, checked.floating_network)
         self.waiter(machines, settings, new=created, progress=self.out)
         return machines
 
@@ -726,9 +738,10 @@ class OpenStackProvider:
             else:
                 lines.append(f"server {server.name}: reuse ({server.status})")
         if to_create:
-            image = self._find_image(conn, settings.image)
-            flavor = self._find_flavor(conn, settings.flavor)
-            network = self._find_network(conn, settings.network)
+            notes: list[str] = []
+            checked = preflight.check(conn, settings, len(to_create), False, notes.append)
+            image, flavor, network = checked.image, checked.flavor, checked.network
+            lines += [note.strip() for note in notes]
             for slot in to_create:
                 lines.append(
                     f"server {slot.name}: create (image {image.name}, flavor {flavor.name}, "

@@ -53,6 +53,9 @@ class FakeCloud:
     build_polls: int = 1
     error_fault: str | None = None
     quota_exceeded: bool = False
+    max_instances: int = 10
+    max_cores: int = 20
+    max_ram: int = 51200
     calls: list[Call] = field(default_factory=list)
     unhandled: list[str] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
@@ -324,7 +327,32 @@ class FakeCloud:
             return self._nova_keypairs(call, path)
         if path.startswith("/servers"):
             return self._nova_servers(call, path)
+        if path == "/limits" and call.method == "GET":
+            return 200, self._limits()
         return None
+
+    def _limits(self) -> dict[str, Any]:
+        """Nova's absolute limits, the usage counted from the servers that exist."""
+        flavors = {f["id"]: f for f in self.flavors}
+        used = [flavors.get(s["flavor"]["id"], {"vcpus": 0, "ram": 0}) for s in self.servers.values()]
+        return {
+            "limits": {
+                "rate": [],
+                "absolute": {
+                    "maxTotalInstances": self.max_instances,
+                    "totalInstancesUsed": len(used),
+                    "maxTotalCores": self.max_cores,
+                    "totalCoresUsed": sum(f["vcpus"] for f in used),
+                    "maxTotalRAMSize": self.max_ram,
+                    "totalRAMUsed": sum(f["ram"] for f in used),
+                    "maxServerMeta": 128,
+                    "maxTotalKeypairs": 100,
+                    "maxServerGroups": 10,
+                    "maxServerGroupMembers": 10,
+                    "totalServerGroupsUsed": 0,
+                },
+            }
+        }
 
     def _nova_flavors(self, call: Call, path: str) -> tuple | None:
         if call.method != "GET":
@@ -485,12 +513,13 @@ class FakeCloud:
                 server.update({"status": "ACTIVE", "OS-EXT-STS:task_state": None})
 
     def _create_server(self, data: dict[str, Any]) -> tuple:
-        if self.quota_exceeded:
+        if self.quota_exceeded or len(self.servers) >= self.max_instances:
+            used = max(len(self.servers), self.max_instances)
             return 403, {
                 "forbidden": {
                     "code": 403,
                     "message": "Quota exceeded for instances: Requested 1, "
-                    "but already used 10 of 10 instances",
+                    f"but already used {used} of {self.max_instances} instances",
                 }
             }
         server = self.add_server(data["name"], status="BUILD", **data.get("metadata", {}))

@@ -245,7 +245,7 @@ def test_no_router_and_several_external_networks_asks_for_floating_network(cloud
     with pytest.raises(ConfigError, match="--floating-network") as caught:
         provider.up(settings)
     assert "aaa-public, public" in str(caught.value)
-    assert cloud.requests("POST", r"/floatingips$") == []
+    assert mutations(cloud) == [], "the external network is found before anything is created"
 
 
 def test_devserver_floating_ip_when_asked(cloud, provider, settings):
@@ -306,7 +306,44 @@ def test_unknown_names_list_close_matches(cloud, provider, settings, field, valu
         provider.up(dataclasses.replace(settings, **{field: value}))
     assert f"{field} {value!r} not found" in failure.value.message
     assert expected in failure.value.message
-    assert server_posts(cloud) == []
+    assert mutations(cloud) == [], "nothing is created before the names are checked"
+
+
+def test_duplicate_image_names_take_the_newest_active_one(cloud, provider, settings, capsys):
+    cloud.images += [
+        {"id": "img-old", "name": "debian-12", "status": "active", "created_at": "2023-05-01T00:00:00Z"},
+        {"id": "img-new", "name": "debian-12", "status": "active", "created_at": "2025-02-01T00:00:00Z"},
+        {"id": "img-queued", "name": "debian-12", "status": "queued", "created_at": "2026-01-01T00:00:00Z"},
+    ]
+    cloud.images[0]["created_at"] = "2024-01-01T00:00:00Z"
+
+    provider.up(settings)
+
+    assert {p.body["server"]["imageRef"] for p in server_posts(cloud)} == {"img-new"}
+    out = capsys.readouterr().out
+    assert "4 images are named 'debian-12': taking the newest ACTIVE one, img-new" in out
+
+
+def test_a_quota_too_small_for_the_workers_stops_before_anything_is_created(cloud, provider, settings):
+    cloud.max_instances = 3
+
+    with pytest.raises(ProviderError) as caught:
+        provider.up(dataclasses.replace(settings, workers=2))
+
+    message = str(caught.value)
+    assert "quota is too small for 4 more server(s) of flavor m1.medium" in message
+    assert "instances: 4 needed, 3 of 3 free" in message and "nothing was created" in message
+    assert mutations(cloud) == []
+
+
+def test_cores_and_ram_quota_are_checked_too(cloud, provider, settings):
+    cloud.max_cores, cloud.max_ram = 3, 6000
+
+    with pytest.raises(ProviderError) as caught:
+        provider.up(settings)
+
+    assert "cores: 4 needed, 3 of 3 free; RAM (MiB): 8192 needed, 6000 of 6000 free" in str(caught.value)
+    assert mutations(cloud) == []
 
 
 def test_destroy_deletes_exactly_what_was_created(cloud, provider, settings):

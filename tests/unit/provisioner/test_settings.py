@@ -230,3 +230,9 @@ def test_the_default_prefix_on_openstack_tells_users_apart(tmp_path, monkeypatch
     assert local.prefix == "mlstack", "local machines keep the short default"
     given = load_settings({"provider": "openstack", "prefix": "team"}, env={}, settings_file=empty(tmp_path))
     assert given.prefix == "team"
+
+
+def test_workers_have_a_documented_upper_bound(tmp_path):
+    assert load_settings({"workers": 50}, env={}, settings_file=empty(tmp_path)).workers == 50
+    with pytest.raises(ConfigError, match="at most 50 worker machines"):
+        load_settings({"workers": 5000}, env={}, settings_file=empty(tmp_path))
