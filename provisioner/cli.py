@@ -135,7 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="resource names <prefix>-prodserver/-devserver/-worker-N (mlstack; on OpenStack mlstack-<user>)",
     )
-    where.add_argument("--allowed-cidr", metavar="CIDR", help="who may reach SSH and port 5100 (0.0.0.0/0)")
+    where.add_argument(
+        "--allowed-cidr",
+        metavar="CIDR",
+        help="who may reach SSH and port 5100; required on OpenStack: your address (a.b.c.d/32), your "
+        "network, or 0.0.0.0/0 for everyone",
+    )
     where.add_argument(
         "--workers",
         type=int,
@@ -334,6 +339,7 @@ def resolve_sources(
 
 def _plan(settings: Settings, provider: Any) -> int:
     if not settings.destroy:
+        _check_settings(settings, provider)
         user_vars = extravars.load(settings.extra_vars)  # bad input is reported before anything is made
         offline.dataset_vars(settings.dataset_file)
         settings = resolve_sources(settings, user_vars)
@@ -468,7 +474,15 @@ def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, An
     return path
 
 
+def _check_settings(settings: Settings, provider: Any) -> None:
+    """The provider's own checks of the settings (OpenStack: allowed_cidr), before the first request."""
+    check = getattr(provider, "check_settings", None)
+    if check is not None:
+        check(settings)
+
+
 def _up(settings: Settings, provider: Any) -> int:
+    _check_settings(settings, provider)
     user_vars = extravars.load(settings.extra_vars)  # bad input stops the run before anything is made
     offline.dataset_vars(settings.dataset_file)
     settings = resolve_sources(settings, user_vars)

@@ -63,7 +63,7 @@ class Settings:
     public_key: Path | None = None
     private_key: Path | None = None
     prefix: str = "mlstack"
-    allowed_cidr: str = "0.0.0.0/0"
+    allowed_cidr: str | None = None  # required on OpenStack: never silently the whole world
     ssh_user: str = "appuser"
     configure: bool = True
     destroy: bool = False
@@ -119,7 +119,10 @@ FIELD_HELP: dict[str, str] = {
         "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver, <prefix>-worker-N "
         "(default on OpenStack: mlstack-<your local user name>)"
     ),
-    "allowed_cidr": "source CIDR allowed to reach SSH (22) and the app (5100)",
+    "allowed_cidr": (
+        "source CIDR allowed to reach SSH (22) and the app (5100); required on OpenStack (your address "
+        "a.b.c.d/32, your network, or 0.0.0.0/0 for the whole world, explicitly)"
+    ),
     "ssh_user": "the login user cloud-init creates",
     "configure": "run configuration.yml after the machines are up",
     "destroy": "remove the machines and everything the launcher created (CLI only)",
@@ -281,7 +284,8 @@ def validate(settings: Settings) -> Settings:
             "use 1-31 lowercase letters, digits or '-', starting with a letter",
         )
     try:
-        ipaddress.ip_network(settings.allowed_cidr, strict=False)
+        if settings.allowed_cidr is not None:
+            ipaddress.ip_network(settings.allowed_cidr, strict=False)
     except ValueError:
         raise ConfigError(
             f"bad allowed_cidr {settings.allowed_cidr!r}", "give a CIDR such as 203.0.113.7/32"

@@ -21,12 +21,14 @@ Workers numbered above N are left alone by ``up``; the launcher drains them (``s
 them (``remove_workers``), highest first. N None (``workers`` not set) keeps the worker servers that
 exist (``fleet.resolve``).
 
-Everything created is recorded at once in ``<state_dir>/openstack-<prefix>.json``; ``down`` deletes only
-that (and servers carrying this deployment's id), so nobody else's resources are ever removed.
+Everything created is recorded at once in ``<state_dir>/openstack-<cloud>-<hash>-<prefix>.json``;
+``down`` deletes only that (and servers carrying this deployment's id), so nobody else's resources are
+ever removed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import time
@@ -61,6 +63,7 @@ GROUPS = (*ROLES, WORKER_ROLE)
 # security group (named <prefix>-<group>) -> ports open from allowed_cidr
 CIDR_PORTS: dict[str, tuple[int, ...]] = {"prodserver": (22, APP_PORT), "devserver": (22,), WORKER_ROLE: ()}
 # security group -> (peer group, ports the peer's members may reach)
+MANAGED_PORTS = frozenset({22, APP_PORT, RABBITMQ_PORT})
 PEER_PORTS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
     "prodserver": (("devserver", (22, APP_PORT)), (WORKER_ROLE, (RABBITMQ_PORT,))),
     "devserver": (("prodserver", (22,)),),
@@ -101,6 +104,17 @@ def _fault(server: Any) -> str:
     return text
 
 
+def require_allowed_cidr(settings: Settings) -> None:
+    """On a cloud, SSH and the app are opened to ``allowed_cidr`` only when the user has said which."""
+    if settings.allowed_cidr is None:
+        raise ConfigError(
+            "on OpenStack, say who may reach SSH (22) and the app (5100): --allowed-cidr is not set",
+            "give your own address (--allowed-cidr 203.0.113.7/32; `curl -s https://ifconfig.me` shows it), "
+            "your network (--allowed-cidr 192.0.2.0/24), or --allowed-cidr 0.0.0.0/0 to open them to "
+            "everyone; MLSTACK_ALLOWED_CIDR or `allowed_cidr:` in mlstack.yml work too",
+        )
+
+
 class OpenStackProvider:
     """The Provider protocol on an OpenStack cloud."""
 
@@ -116,6 +130,11 @@ class OpenStackProvider:
         self.out = out
         self.poll_interval = poll_interval
 
+    @staticmethod
+    def check_settings(settings: Settings) -> None:
+        """What bringing the machines up needs from the settings, checked before the first request."""
+        require_allowed_cidr(settings)
+
     # ---- connection and state -------------------------------------------------------------------
 
     def _connect(self, settings: Settings) -> Connection:
@@ -127,9 +146,20 @@ class OpenStackProvider:
             return self._connect_fn(settings)
 
     @staticmethod
-    def state_file(settings: Settings) -> StateFile:
-        """``<state_dir>/openstack-<prefix>.json``."""
-        return StateFile(settings.state_dir / f"openstack-{settings.prefix}.json")
+    def state_file(settings: Settings, conn: Connection) -> StateFile:
+        """``<state_dir>/openstack-<cloud>-<hash of auth_url and project>-<prefix>.json``: one per cloud,
+        project and prefix, so the same prefix on two clouds never mixes their records. A state file of
+        the launcher before this naming (``openstack-<prefix>.json``) of the same cloud is taken over."""
+        auth = str((conn.config.config.get("auth") or {}).get("auth_url") or "")
+        digest = hashlib.sha256(f"{auth}|{conn.current_project_id}".encode()).hexdigest()[:8]
+        label = re.sub(r"[^A-Za-z0-9_.-]+", "-", settings.cloud or "env")
+        path = settings.state_dir / f"openstack-{label}-{digest}-{settings.prefix}.json"
+        legacy = settings.state_dir / f"openstack-{settings.prefix}.json"
+        if not path.exists() and legacy.is_file():
+            old = StateFile(legacy)
+            if old.data.get("cloud") == settings.cloud:
+                legacy.replace(path)
+        return StateFile(path)
 
     # ---- lookups ----------------------------------------------------------------------------------
 
@@ -239,24 +269,45 @@ class OpenStackProvider:
         state.record("created", "keypair", name)
         self.out(f"  keypair        {name}: created from {settings.public_key}")
 
-    @staticmethod
-    def _has_rule(group: Any, port: int, cidr: str | None = None, remote_group: str | None = None) -> bool:
+    def _reconcile_rules(
+        self,
+        conn: Connection,
+        settings: Settings,
+        group: Any,
+        wanted: set[tuple[int, str | None, str | None]],
+    ) -> None:
+        """Make the group's TCP ingress rules on the launcher's ports exactly ``wanted`` (port, CIDR,
+        remote group): missing ones are added, others on those ports removed (a narrowed allowed_cidr
+        takes the old, wider rule away). Rules on other ports and egress rules are left alone."""
+        have: dict[tuple[int, str | None, str | None], str] = {}
         for rule in group.security_group_rules or []:
             if rule.get("direction") != "ingress" or rule.get("protocol") not in ("tcp", "6"):
                 continue
             low, high = rule.get("port_range_min"), rule.get("port_range_max")
-            if low is None or high is None or not low <= port <= high:
+            if low is None or low != high or low not in MANAGED_PORTS:
                 continue
-            if remote_group and rule.get("remote_group_id") == remote_group:
-                return True
             prefix = rule.get("remote_ip_prefix")
-            if (
-                cidr
-                and prefix
-                and ipaddress.ip_network(prefix, strict=False) == ipaddress.ip_network(cidr, strict=False)
-            ):
-                return True
-        return False
+            network = str(ipaddress.ip_network(prefix, strict=False)) if prefix else None
+            have[(low, network, rule.get("remote_group_id"))] = rule["id"]
+        for key, rule_id in have.items():
+            if key not in wanted:
+                port, network, _ = key
+                conn.network.delete_security_group_rule(rule_id, ignore_missing=True)
+                source = network or "a group"
+                self.out(
+                    f"  security group {group.name}: removed tcp {port} from {source} (no longer wanted)"
+                )
+        for port, network, remote_group in sorted(wanted - set(have), key=str):
+            conn.create_security_group_rule(
+                group.id,
+                port_range_min=port,
+                port_range_max=port,
+                protocol="tcp",
+                remote_ip_prefix=network,
+                remote_group_id=remote_group,
+                direction="ingress",
+                ethertype="IPv6" if network and ipaddress.ip_network(network).version == 6 else "IPv4",
+            )
 
     def _ensure_security_groups(
         self, conn: Connection, settings: Settings, state: StateFile
@@ -281,34 +332,13 @@ class OpenStackProvider:
             else:
                 self.out(f"  security group {name}: reused")
             groups[role] = group
-        cidr = str(ipaddress.ip_network(settings.allowed_cidr, strict=False))
-        ethertype = "IPv6" if ipaddress.ip_network(cidr).version == 6 else "IPv4"
+        cidr = str(ipaddress.ip_network(str(settings.allowed_cidr), strict=False))
         for role, group in groups.items():
-            for port in CIDR_PORTS[role]:
-                if not self._has_rule(group, port, cidr=cidr):
-                    conn.create_security_group_rule(
-                        group.id,
-                        port_range_min=port,
-                        port_range_max=port,
-                        protocol="tcp",
-                        remote_ip_prefix=cidr,
-                        direction="ingress",
-                        ethertype=ethertype,
-                    )
+            wanted = {(port, cidr, None) for port in CIDR_PORTS[role]}
             for peer, ports in PEER_PORTS[role]:
-                if peer not in groups:
-                    continue
-                for port in ports:
-                    if not self._has_rule(group, port, remote_group=groups[peer].id):
-                        conn.create_security_group_rule(
-                            group.id,
-                            port_range_min=port,
-                            port_range_max=port,
-                            protocol="tcp",
-                            remote_group_id=groups[peer].id,
-                            direction="ingress",
-                            ethertype="IPv4",
-                        )
+                if peer in groups:
+                    wanted |= {(port, None, groups[peer].id) for port in ports}
+            self._reconcile_rules(conn, settings, group, wanted)
         return groups
 
     # ---- servers ------------------------------------------------------------------------------------
@@ -553,9 +583,10 @@ class OpenStackProvider:
     def up(self, settings: Settings) -> list[Machine]:
         """Create or reuse everything, wait until every machine is ready; the Machine records (prodserver,
         devserver, worker-1..N)."""
+        require_allowed_cidr(settings)
         conn = self.connect(settings)  # credentials first: no key is generated for a run that cannot start
         settings = keys.resolve(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         state.data.setdefault("cloud", settings.cloud)
         with cloud_errors(settings):
             deployment = self._deployment(state, conn)
@@ -577,7 +608,7 @@ class OpenStackProvider:
         """The worker servers numbered above ``settings.workers``, highest first, reached through
         prodserver (``extra["running"]`` is "no" unless ACTIVE)."""
         conn = self.connect(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         with cloud_errors(settings):
             existing = {
                 n: server
@@ -603,7 +634,7 @@ class OpenStackProvider:
     def remove_workers(self, settings: Settings, machines: list[Machine]) -> None:
         """Delete these worker servers, in this order (only those the launcher made)."""
         conn = self.connect(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         with cloud_errors(settings):
             for machine in machines:
                 slot = fleet.slot_for(settings, machine.name)
@@ -633,7 +664,7 @@ class OpenStackProvider:
         """Delete the servers (workers first, highest first), then the floating IPs, keypair and security
         groups this launcher created."""
         conn = self.connect(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         removed: list[str] = []
         with cloud_errors(settings):
             numbers = set(self._existing_workers(conn, settings))
@@ -695,7 +726,7 @@ class OpenStackProvider:
     def plan(self, settings: Settings) -> list[str]:
         """What up (or down, with settings.destroy) would do; reads the cloud, changes nothing."""
         conn = self.connect(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         with cloud_errors(settings):
             return (
                 self._plan_down(conn, settings, state)
@@ -704,6 +735,7 @@ class OpenStackProvider:
             )
 
     def _plan_up(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
+        require_allowed_cidr(settings)
         self._refuse_foreign(conn, settings, state)
         settings = fleet.resolve(settings, self._existing_workers(conn, settings))
         lines: list[str] = []

@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +29,13 @@ USER_ID = "5f2d3c4b1a0948e7b6c5d4e3f2a1b0c9"
 TOKEN = "gAAAAA-fake-token"
 PRIVATE_NET = "net-private-0001"
 PUBLIC_NET = "net-public-0001"
+
+
+def state_path(settings: Any) -> Path:
+    """The launcher's state file for ``settings`` (cloud and prefix), or a path that does not exist."""
+    found = sorted(settings.state_dir.glob(f"openstack-{settings.cloud}-*-{settings.prefix}.json"))
+    assert len(found) <= 1, found
+    return found[0] if found else settings.state_dir / "no-state-file.json"
 
 
 @dataclass
@@ -654,6 +662,14 @@ class FakeCloud:
             rule = {"id": str(uuid.uuid4()), "remote_ip_prefix": None, "remote_group_id": None, **data}
             group["security_group_rules"].append(rule)
             return 201, {"security_group_rule": rule}
+        match = re.fullmatch(r"/security-group-rules/([^/]+)", path)
+        if match and call.method == "DELETE":
+            for group in self.security_groups.values():
+                kept = [r for r in group["security_group_rules"] if r["id"] != match.group(1)]
+                if len(kept) != len(group["security_group_rules"]):
+                    group["security_group_rules"] = kept
+                    return 204, None
+            return 404, {"NeutronError": {"message": f"Security group rule {match.group(1)} not found"}}
         return None
 
     def add_floating_ip(

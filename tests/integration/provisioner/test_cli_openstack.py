@@ -304,3 +304,13 @@ clouds:
     assert code == 2
     assert "error: the credentials of cloud 'appcred' are incomplete: You must provide an auth secret." in err
     assert "Traceback" not in err
+
+
+def test_openstack_without_allowed_cidr_asks_for_it(clouds_yaml, keypair, monkeypatch, capsys):
+    monkeypatch.delenv("MLSTACK_ALLOWED_CIDR")
+    with requests_mock.Mocker() as mocker:
+        code = run(["--provider", "openstack", "--cloud", "fake", "--no-configure", *key_args(keypair)])
+        assert mocker.call_count == 0, "refused before the first request"
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--allowed-cidr is not set" in err and "/32" in err and "--allowed-cidr 0.0.0.0/0" in err

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from fakecloud import PRIVATE_NET, PROJECT_ID, USER_ID
+from fakecloud import PRIVATE_NET, PROJECT_ID, USER_ID, state_path
 
 from provisioner.errors import ConfigError, ProviderError
 
@@ -36,7 +36,7 @@ def test_first_run_sends_the_right_server_requests(cloud, provider, settings, wa
     bodies = {name: call.body["server"] for name, call in bodies_calls.items()}
     assert set(bodies) == {"mlstack-prodserver", "mlstack-devserver"}
     public_key = settings.public_key.read_text().strip()
-    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    state = json.loads(state_path(settings).read_text())
     assert len(state["deployment"]) == 32 and state["user_id"] == USER_ID
     for name, body in bodies.items():
         role = name.removeprefix("mlstack-")
@@ -98,7 +98,7 @@ def test_first_run_sends_the_right_server_requests(cloud, provider, settings, wa
     assert prod.key_path == settings.private_key
     assert waits.calls == [(machines, {"mlstack-prodserver", "mlstack-devserver"})]
 
-    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    state = json.loads(state_path(settings).read_text())
     assert set(state["servers"]) == {"prodserver", "devserver"}
     assert state["created"] == {"keypair": "mlstack-key"}
     assert len(state["floating_ips"]) == 1
@@ -159,10 +159,10 @@ def test_a_security_group_with_our_name_that_we_did_not_make_is_refused(cloud, p
 
 def test_a_server_this_deployment_made_is_reused_by_its_deployment_id(cloud, provider, settings):
     provider.up(settings)
-    state_path = settings.state_dir / "openstack-mlstack.json"
-    state = json.loads(state_path.read_text())
+    path = state_path(settings)
+    state = json.loads(path.read_text())
     state["servers"] = {}  # recorded ids lost: the deployment id in the metadata still says "ours"
-    state_path.write_text(json.dumps(state))
+    path.write_text(json.dumps(state))
     cloud.calls.clear()
 
     provider.up(settings)
@@ -179,7 +179,7 @@ def test_a_free_floating_ip_this_deployment_did_not_record_is_never_taken(cloud,
     assert cloud.requests("PUT", rf"/floatingips/{colleagues['id']}$") == []
     post = cloud.requests("POST", r"/floatingips$")
     assert len(post) == 1
-    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    state = json.loads(state_path(settings).read_text())
     assert post[0].body["floatingip"]["description"] == (
         f"mlstack mlstack-prodserver (deployment {state['deployment']})"
     )
@@ -216,10 +216,10 @@ def test_a_floating_ip_is_matched_by_port_not_by_fixed_address(cloud, provider, 
     other_port = cloud._add_port("colleagues-server", "net-other")
     other_port["fixed_ips"][0]["ip_address"] = fixed
     colleagues = cloud.add_floating_ip("203.0.113.77", other_port["id"])
-    state_path = settings.state_dir / "openstack-mlstack.json"
-    state = json.loads(state_path.read_text())
+    path = state_path(settings)
+    state = json.loads(path.read_text())
     state["floating_ips"] = {}
-    state_path.write_text(json.dumps(state))
+    path.write_text(json.dumps(state))
 
     machines = provider.up(dataclasses.replace(settings, network="private"))
 
@@ -266,7 +266,7 @@ def test_server_in_error_is_reported_deleted_and_fails(cloud, provider, settings
     deletes = cloud.requests("DELETE", r"/servers/")
     assert len(deletes) >= 1
     assert len(cloud.servers) < 2, "the server in ERROR is gone"
-    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    state = json.loads(state_path(settings).read_text())
     deleted_ids = {d.path.rsplit("/", 1)[1] for d in deletes}
     assert not deleted_ids & set(state.get("servers", {}).values())
 
@@ -369,7 +369,7 @@ def test_destroy_deletes_exactly_what_was_created(cloud, provider, settings):
     assert list(cloud.floating_ips) == [users_fip["id"]]
     assert "users-key" in cloud.keypairs
     assert stranger["id"] in cloud.servers
-    assert not (settings.state_dir / "openstack-mlstack.json").exists()
+    assert not state_path(settings).exists()
 
     cloud.calls.clear()
     provider.down(settings)  # twice is harmless
@@ -460,3 +460,58 @@ def test_application_credentials_from_os_variables(cloud, provider, settings, mo
     assert token["methods"] == ["application_credential"]
     assert token["application_credential"] == {"id": "appcred-id", "secret": "appcred-secret"}
     assert len(server_posts(cloud)) == 2
+
+
+def cidr_rules(cloud, name):
+    group = cloud.group_by_name(name)
+    return sorted(
+        (r["port_range_min"], r["remote_ip_prefix"])
+        for r in group["security_group_rules"]
+        if r["direction"] == "ingress" and r["remote_ip_prefix"]
+    )
+
+
+def test_narrowing_allowed_cidr_removes_the_wider_rule(cloud, provider, settings):
+    provider.up(dataclasses.replace(settings, allowed_cidr="0.0.0.0/0"))
+    assert cidr_rules(cloud, "mlstack-prodserver") == [(22, "0.0.0.0/0"), (5100, "0.0.0.0/0")]
+    cloud.calls.clear()
+
+    provider.up(dataclasses.replace(settings, allowed_cidr="198.51.100.7/32"))
+
+    assert cidr_rules(cloud, "mlstack-prodserver") == [(22, "198.51.100.7/32"), (5100, "198.51.100.7/32")]
+    assert cidr_rules(cloud, "mlstack-devserver") == [(22, "198.51.100.7/32")]
+    assert len(cloud.requests("DELETE", r"/security-group-rules/")) == 3
+    cloud.calls.clear()
+    provider.up(dataclasses.replace(settings, allowed_cidr="198.51.100.7/32"))
+    assert mutations(cloud) == [], "reconciled rules stay as they are"
+
+
+def test_allowed_cidr_is_required_on_openstack(cloud, provider, settings):
+    with pytest.raises(ConfigError) as caught:
+        provider.up(dataclasses.replace(settings, allowed_cidr=None))
+    assert "--allowed-cidr" in str(caught.value) and "0.0.0.0/0" in str(caught.value)
+    assert cloud.calls == [], "refused before the first request"
+
+
+def test_state_is_kept_per_cloud_and_prefix(cloud, provider, settings):
+    provider.up(settings)
+    first = state_path(settings)
+    assert first.name.startswith("openstack-fake-") and first.name.endswith("-mlstack.json")
+
+    other = dataclasses.replace(settings, cloud="fake2")
+    assert state_path(other) != first and not state_path(other).exists()
+    with pytest.raises(ConfigError, match="not made by it"):
+        provider.up(other)  # same project, same prefix, another record: not this deployment's servers
+    assert json.loads(first.read_text())["servers"], "the first cloud's record is untouched"
+
+
+def test_a_state_file_of_the_old_naming_is_taken_over(cloud, provider, settings):
+    provider.up(settings)
+    current = state_path(settings)
+    legacy = settings.state_dir / "openstack-mlstack.json"
+    current.replace(legacy)
+    cloud.calls.clear()
+
+    provider.up(settings)
+
+    assert server_posts(cloud) == [] and not legacy.exists() and state_path(settings).exists()
