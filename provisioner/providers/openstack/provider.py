@@ -64,6 +64,16 @@ GROUPS = (*ROLES, WORKER_ROLE)
 CIDR_PORTS: dict[str, tuple[int, ...]] = {"prodserver": (22, APP_PORT), "devserver": (22,), WORKER_ROLE: ()}
 # security group -> (peer group, ports the peer's members may reach)
 MANAGED_PORTS = frozenset({22, APP_PORT, RABBITMQ_PORT})
+# existing servers: states that end in ACTIVE by themselves, and those the launcher brings back
+WAIT_STATES = frozenset({"BUILD", "REBOOT", "HARD_REBOOT", "MIGRATING", "RESIZE", "REVERT_RESIZE", "REBUILD"})
+RESUME_ACTIONS: dict[str, tuple[str, str]] = {
+    "SHUTOFF": ("starting it", "start_server"),
+    "SHELVED": ("unshelving it", "unshelve_server"),
+    "SHELVED_OFFLOADED": ("unshelving it", "unshelve_server"),
+    "SUSPENDED": ("resuming it", "resume_server"),
+    "PAUSED": ("unpausing it", "unpause_server"),
+    "VERIFY_RESIZE": ("confirming its resize (Nova waits for that)", "confirm_server_resize"),
+}
 PEER_PORTS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
     "prodserver": (("devserver", (22, APP_PORT)), (WORKER_ROLE, (RABBITMQ_PORT,))),
     "devserver": (("prodserver", (22,)),),
@@ -436,6 +446,27 @@ class OpenStackProvider:
             time.sleep(self.poll_interval)
         return ready
 
+    def _bring_back(self, conn: Connection, slot: Slot, server: Any) -> None:
+        """An existing server on its way to ACTIVE: reused when ACTIVE, waited on in a transient state,
+        started, unshelved, resumed, unpaused or its resize confirmed; otherwise a ProviderError."""
+        status = str(server.status)
+        label = f"  {slot.hostname:<11} {server.name}: {status}"
+        if status == "ACTIVE":
+            self.out(f"{label}: reused")
+        elif status in WAIT_STATES:
+            self.out(f"{label}: waiting for it to become ACTIVE")
+        elif status in RESUME_ACTIONS:
+            what, method = RESUME_ACTIONS[status]
+            self.out(f"{label}: {what}")
+            getattr(conn.compute, method)(server)
+        else:
+            raise ProviderError(
+                f"server {server.name} is {status}; the launcher reuses ACTIVE servers and brings back "
+                f"{', '.join(sorted([*WAIT_STATES, *RESUME_ACTIONS]))}",
+                "look at it with `openstack server show`; bring it back to ACTIVE, or remove it with "
+                "--destroy",
+            )
+
     def _servers_up(
         self, conn: Connection, settings: Settings, state: StateFile, checked: preflight.Checked
     ) -> tuple[dict[Slot, Any], set[str]]:
@@ -459,16 +490,7 @@ class OpenStackProvider:
         for slot, server in existing.items():
             if server is None:
                 continue
-            if server.status == "ACTIVE":
-                self.out(f"  {slot.hostname:<11} {server.name}: reused (ACTIVE)")
-            elif server.status == "SHUTOFF":
-                self.out(f"  {slot.hostname:<11} {server.name}: SHUTOFF, starting it")
-                conn.compute.start_server(server)
-            elif server.status not in ("BUILD", "REBOOT", "HARD_REBOOT"):
-                raise ProviderError(
-                    f"server {server.name} is {server.status}; the launcher only reuses ACTIVE servers",
-                    "bring it back to ACTIVE (`openstack server show`) or remove it with --destroy",
-                )
+            self._bring_back(conn, slot, server)
             ids[slot] = server.id
         active = self._wait_active(conn, settings, ids, state)
         return {slot: active[slot] for slot in slots}, created

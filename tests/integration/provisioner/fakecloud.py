@@ -31,6 +31,18 @@ PRIVATE_NET = "net-private-0001"
 PUBLIC_NET = "net-public-0001"
 
 
+# Nova's server actions the launcher uses: the states each is allowed from, and the task it starts
+SERVER_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "os-start": (("SHUTOFF",), "powering-on"),
+    "unshelve": (("SHELVED", "SHELVED_OFFLOADED"), "unshelving"),
+    "resume": (("SUSPENDED",), "resuming"),
+    "unpause": (("PAUSED",), "unpausing"),
+    "confirmResize": (("VERIFY_RESIZE",), "resize_confirming"),
+}
+# states that end in ACTIVE by themselves (after build_polls GETs)
+TRANSIENT_STATES = ("BUILD", "MIGRATING", "RESIZE", "REBOOT", "HARD_REBOOT", "REBUILD")
+
+
 def state_path(settings: Any) -> Path:
     """The launcher's state file for ``settings`` (cloud and prefix), or a path that does not exist."""
     found = sorted(settings.state_dir.glob(f"openstack-{settings.cloud}-*-{settings.prefix}.json"))
@@ -493,10 +505,7 @@ class FakeCloud:
                 "itemNotFound": {"code": 404, "message": f"Instance {match.group(1)} could not be found."}
             }
         if match.group(2) and call.method == "POST":
-            if "os-start" in (call.body or {}):
-                server["status"] = "ACTIVE"
-                return 202, None
-            return None
+            return self._server_action(server, call.body or {})
         if call.method == "GET":
             self._advance(server)
             return 200, {"server": self._server_view(server)}
@@ -510,8 +519,31 @@ class FakeCloud:
             return 204, None
         return None
 
+    def _server_action(self, server: dict[str, Any], body: dict[str, Any]) -> tuple | None:
+        action = next((a for a in SERVER_ACTIONS if a in body), None)
+        if action is None:
+            return None
+        allowed, task = SERVER_ACTIONS[action]
+        if server["status"] not in allowed:
+            return 409, {
+                "conflictingRequest": {
+                    "code": 409,
+                    "message": f"Cannot '{action}' instance {server['id']} while it is in vm_state "
+                    f"{server['status'].lower()}",
+                }
+            }
+        server["OS-EXT-STS:task_state"] = task
+        self._polls[server["id"]] = 0
+        server["_pending"] = "ACTIVE"
+        return 202, None
+
     def _advance(self, server: dict[str, Any]) -> None:
-        if server["status"] != "BUILD":
+        if server.get("_pending"):
+            self._polls[server["id"]] = self._polls.get(server["id"], 0) + 1
+            if self._polls[server["id"]] > self.build_polls:
+                server.update({"status": server.pop("_pending"), "OS-EXT-STS:task_state": None})
+            return
+        if server["status"] not in TRANSIENT_STATES:
             return
         self._polls[server["id"]] = self._polls.get(server["id"], 0) + 1
         if self._polls[server["id"]] > self.build_polls:

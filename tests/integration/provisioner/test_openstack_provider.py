@@ -515,3 +515,48 @@ def test_a_state_file_of_the_old_naming_is_taken_over(cloud, provider, settings)
     provider.up(settings)
 
     assert server_posts(cloud) == [] and not legacy.exists() and state_path(settings).exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "line"),
+    [
+        ("MIGRATING", None, "MIGRATING: waiting for it to become ACTIVE"),
+        ("RESIZE", None, "RESIZE: waiting for it to become ACTIVE"),
+        ("HARD_REBOOT", None, "HARD_REBOOT: waiting for it to become ACTIVE"),
+        ("VERIFY_RESIZE", "confirmResize", "VERIFY_RESIZE: confirming its resize"),
+        ("SHELVED", "unshelve", "SHELVED: unshelving it"),
+        ("SHELVED_OFFLOADED", "unshelve", "SHELVED_OFFLOADED: unshelving it"),
+        ("SUSPENDED", "resume", "SUSPENDED: resuming it"),
+        ("PAUSED", "unpause", "PAUSED: unpausing it"),
+        ("SHUTOFF", "os-start", "SHUTOFF: starting it"),
+    ],
+)
+def test_an_existing_server_in_a_transient_state_is_waited_on_or_brought_back(
+    cloud, provider, settings, capsys, status, action, line
+):
+    provider.up(settings)
+    prod = cloud.server_by_name("mlstack-prodserver")
+    prod.update({"status": status, "OS-EXT-STS:vm_state": status.lower()})
+    cloud.calls.clear()
+    capsys.readouterr()
+
+    machines = provider.up(settings)
+
+    assert prod["status"] == "ACTIVE" and machines[0].name == "mlstack-prodserver"
+    assert server_posts(cloud) == []
+    actions = [c.body for c in cloud.requests("POST", rf"/servers/{prod['id']}/action$")]
+    assert actions == ([{action: None}] if action else [])
+    out = capsys.readouterr().out
+    assert f"mlstack-prodserver: {line}" in out
+    assert "mlstack-prodserver: ACTIVE (" in out, "a progress line while it comes back"
+
+
+def test_a_server_in_an_unknown_state_is_refused_with_the_states_it_handles(cloud, provider, settings):
+    provider.up(settings)
+    cloud.server_by_name("mlstack-devserver")["status"] = "RESCUE"
+    cloud.calls.clear()
+
+    with pytest.raises(ProviderError, match="mlstack-devserver is RESCUE") as caught:
+        provider.up(settings)
+    assert "SHELVED" in str(caught.value)
+    assert mutations(cloud) == []
