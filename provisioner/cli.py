@@ -125,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--flavor", metavar="NAME", help=f"Nova flavor (default: {Settings.flavor})")
     where.add_argument("--network", metavar="NAME", help="Neutron network (default: the project's only one)")
     where.add_argument("--floating-network", metavar="NAME", help="external network for floating IPs")
+    where.add_argument("--availability-zone", metavar="NAME", help="Nova availability zone for the servers")
+    where.add_argument(
+        "--config-drive",
+        action=argparse.BooleanOptionalAction,
+        help="attach a config drive (for networks without a metadata service)",
+    )
+    where.add_argument(
+        "--boot-from-volume",
+        action=argparse.BooleanOptionalAction,
+        help="boot from a new volume (default: only when the flavor has no disk)",
+    )
+    where.add_argument(
+        "--volume-size", type=int, metavar="GB", help=f"boot volume size (default: {Settings.volume_size})"
+    )
     where.add_argument(
         "--devserver-floating-ip",
         action="store_true",

@@ -57,6 +57,10 @@ class Settings:
     image: str = "debian-12"
     flavor: str = "m1.medium"
     network: str | None = None
+    availability_zone: str | None = None
+    config_drive: bool = False
+    boot_from_volume: bool | None = None  # None: when the flavor has no disk
+    volume_size: int = 20
     floating_network: str | None = None
     devserver_floating_ip: bool = False
     key_name: str | None = None
@@ -109,6 +113,13 @@ FIELD_HELP: dict[str, str] = {
     "api_retries": "retries of an OpenStack request after a connection failure or a 503 (and similar)",
     "image": "Glance image name or ID (a Debian or Ubuntu cloud image)",
     "flavor": "Nova flavor name or ID",
+    "availability_zone": "Nova availability zone for the servers (default: the cloud's choice)",
+    "config_drive": "attach a config drive (networks without a metadata service)",
+    "boot_from_volume": (
+        "boot from a new volume of volume_size GB (deleted with the server); unset: only when the flavor has "
+        "no disk (disk 0)"
+    ),
+    "volume_size": "size in GB of the boot volume (with boot_from_volume)",
     "network": "Neutron network for both servers (default: the project's only network)",
     "floating_network": "external network for floating IPs (default: the one the subnet's router reaches)",
     "devserver_floating_ip": "give devserver a floating IP too (default: reach it through prodserver)",
@@ -298,6 +309,8 @@ def validate(settings: Settings) -> Settings:
             "each worker is one server (and one cloud quota unit); for more, raise MAX_WORKERS in "
             "provisioner/settings.py knowingly",
         )
+    if settings.volume_size <= 0:
+        raise ConfigError(f"volume_size must be a positive number of GB, not {settings.volume_size}")
     if settings.api_retries < 0:
         raise ConfigError(f"api_retries must be 0 or more, not {settings.api_retries}")
     for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout", "api_timeout"):

@@ -30,6 +30,7 @@ class Checked:
     flavor: Any = None
     network: Any = None
     floating_network: Any = None
+    boot_from_volume: bool = False
 
 
 def find_image(conn: Connection, name: str, out: Out) -> Any:
@@ -101,4 +102,14 @@ def check(conn: Connection, settings: Settings, to_create: int, needs_floating_i
     image = find_image(conn, settings.image, out)
     flavor = find_flavor(conn, settings.flavor)
     check_quota(conn, flavor, to_create)
-    return Checked(image=image, flavor=flavor, network=network, floating_network=external)
+    from_volume = settings.boot_from_volume
+    if from_volume is None:
+        from_volume = not int(flavor.disk or 0)
+        if from_volume:
+            out(
+                f"  flavor         {flavor.name} has no disk: booting from a {settings.volume_size} GB "
+                "volume (--volume-size; deleted with the server)"
+            )
+    return Checked(
+        image=image, flavor=flavor, network=network, floating_network=external, boot_from_volume=from_volume
+    )

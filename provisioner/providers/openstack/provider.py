@@ -366,6 +366,18 @@ class OpenStackProvider:
             f"what was created is recorded in {state.path} and removed with --destroy",
         )
 
+    @staticmethod
+    def _server_options(settings: Settings, checked: preflight.Checked) -> dict[str, Any]:
+        """create_server's options for a real cloud: config drive, availability zone, boot volume."""
+        options: dict[str, Any] = {}
+        if settings.config_drive:
+            options["config_drive"] = True
+        if settings.availability_zone:
+            options["availability_zone"] = settings.availability_zone
+        if checked.boot_from_volume:
+            options.update(boot_from_volume=True, volume_size=settings.volume_size, terminate_volume=True)
+        return options
+
     def _create_server(
         self,
         conn: Connection,
@@ -375,6 +387,7 @@ class OpenStackProvider:
         image: Any,
         flavor: Any,
         network: Any,
+        checked: preflight.Checked,
     ) -> Any:
         userdata = cloudinit.render(slot.role, keys.public_key_text(settings))
         meta = {
@@ -394,6 +407,7 @@ class OpenStackProvider:
             meta=meta,
             auto_ip=False,
             wait=False,
+            **self._server_options(settings, checked),
         )
         self.out(
             f"  {slot.hostname:<11} {slot.name}: requested "
@@ -483,7 +497,7 @@ class OpenStackProvider:
         if missing:
             image, flavor, network = checked.image, checked.flavor, checked.network
             for slot in missing:
-                server = self._create_server(conn, settings, state, slot, image, flavor, network)
+                server = self._create_server(conn, settings, state, slot, image, flavor, network, checked)
                 state.record("servers", slot.hostname, server.id)
                 ids[slot] = server.id
                 created.add(slot.name)

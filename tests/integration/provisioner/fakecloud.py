@@ -102,6 +102,7 @@ class FakeCloud:
             {"id": "fl-small", "name": "m1.small", "ram": 2048, "vcpus": 1, "disk": 20},
             {"id": "fl-medium", "name": "m1.medium", "ram": 4096, "vcpus": 2, "disk": 40},
             {"id": "fl-large", "name": "m1.large", "ram": 8192, "vcpus": 4, "disk": 80},
+            {"id": "fl-nodisk", "name": "v1.nodisk", "ram": 4096, "vcpus": 2, "disk": 0},
         ]
         self.networks = [
             self._network(PRIVATE_NET, "private", external=False),
@@ -562,6 +563,15 @@ class FakeCloud:
                     f"but already used {used} of {self.max_instances} instances",
                 }
             }
+        bdm = data.get("block_device_mapping_v2") or []
+        flavor = next((f for f in self.flavors if f["id"] == data["flavorRef"]), {"disk": 1})
+        if not flavor["disk"] and not any(b.get("destination_type") == "volume" for b in bdm):
+            return 403, {  # Nova since Ussuri (policy os_compute_api:servers:create:zero_disk_flavor)
+                "forbidden": {
+                    "code": 403,
+                    "message": "Only volume-backed servers are allowed for flavors with zero disk.",
+                }
+            }
         server = self.add_server(data["name"], status="BUILD", **data.get("metadata", {}))
         server.update(
             {
@@ -570,6 +580,9 @@ class FakeCloud:
                 "security_groups": data.get("security_groups", []),
                 "flavor": {"id": data["flavorRef"]},
                 "image": {"id": data.get("imageRef")},
+                "_bdm": bdm,
+                "config_drive": "True" if data.get("config_drive") else "",
+                "OS-EXT-AZ:availability_zone": data.get("availability_zone") or "nova",
                 "_user_data": base64.b64decode(data["user_data"]).decode() if data.get("user_data") else None,
             }
         )

@@ -560,3 +560,38 @@ def test_a_server_in_an_unknown_state_is_refused_with_the_states_it_handles(clou
         provider.up(settings)
     assert "SHELVED" in str(caught.value)
     assert mutations(cloud) == []
+
+
+def test_a_zero_disk_flavor_boots_from_a_volume(cloud, provider, settings, capsys):
+    provider.up(dataclasses.replace(settings, flavor="v1.nodisk", volume_size=30))
+
+    for post in server_posts(cloud):
+        body = post.body["server"]
+        assert body["imageRef"] == ""
+        assert body["block_device_mapping_v2"] == [
+            {
+                "boot_index": "0",
+                "delete_on_termination": True,
+                "destination_type": "volume",
+                "uuid": "img-debian-12",
+                "source_type": "image",
+                "volume_size": "30",
+            }
+        ]
+    assert "v1.nodisk has no disk: booting from a 30 GB volume" in capsys.readouterr().out
+
+
+def test_boot_from_volume_when_asked_and_not_otherwise(cloud, provider, settings):
+    provider.up(settings)
+    assert all("block_device_mapping_v2" not in p.body["server"] for p in server_posts(cloud))
+    provider.down(settings)
+    cloud.calls.clear()
+    provider.up(dataclasses.replace(settings, boot_from_volume=True))
+    assert all(p.body["server"]["block_device_mapping_v2"] for p in server_posts(cloud))
+
+
+def test_config_drive_and_availability_zone_reach_nova(cloud, provider, settings):
+    provider.up(dataclasses.replace(settings, config_drive=True, availability_zone="az-2"))
+    for post in server_posts(cloud):
+        assert post.body["server"]["config_drive"] is True
+        assert post.body["server"]["availability_zone"] == "az-2"
