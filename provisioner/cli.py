@@ -19,6 +19,7 @@ from provisioner.errors import ConfigError, LauncherError
 from provisioner.machine import WORKER_ROLE, Machine
 from provisioner.providers import get_provider
 from provisioner.settings import (
+    ACCESS_MODES,
     CLI_ONLY,
     ENV_PREFIX,
     FIELD_HELP,
@@ -125,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--flavor", metavar="NAME", help=f"Nova flavor (default: {Settings.flavor})")
     where.add_argument("--network", metavar="NAME", help="Neutron network (default: the project's only one)")
     where.add_argument("--floating-network", metavar="NAME", help="external network for floating IPs")
+    where.add_argument(
+        "--access",
+        choices=ACCESS_MODES,
+        help="reach the servers by floating IP, by their fixed addresses, or auto (default: auto)",
+    )
     where.add_argument("--availability-zone", metavar="NAME", help="Nova availability zone for the servers")
     where.add_argument(
         "--config-drive",

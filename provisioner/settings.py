@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_FILE = REPO_ROOT / "mlstack.yml"
 ENV_PREFIX = "MLSTACK_"
 PROVIDERS = ("openstack", "local")
+ACCESS_MODES = ("auto", "floating", "fixed")
 MAX_WORKERS = 50  # a typo (--workers 500) must not ask a cloud for hundreds of servers
 CLI_ONLY = frozenset({"destroy", "status", "dry_run"})
 
@@ -63,6 +64,7 @@ class Settings:
     volume_size: int = 20
     floating_network: str | None = None
     devserver_floating_ip: bool = False
+    access: str = "auto"
     key_name: str | None = None
     public_key: Path | None = None
     private_key: Path | None = None
@@ -122,6 +124,11 @@ FIELD_HELP: dict[str, str] = {
     "volume_size": "size in GB of the boot volume (with boot_from_volume)",
     "network": "Neutron network for both servers (default: the project's only network)",
     "floating_network": "external network for floating IPs (default: the one the subnet's router reaches)",
+    "access": (
+        "how this machine reaches the servers: floating (a floating IP for prodserver), fixed (their own "
+        "addresses: a provider network or a VPN; no floating IP), auto (floating unless the address is "
+        "public)"
+    ),
     "devserver_floating_ip": "give devserver a floating IP too (default: reach it through prodserver)",
     "key_name": "Nova keypair name (default <prefix>-key)",
     "public_key": "public key installed for appuser (default: .ssh/ of the repo, ~/.ssh/id_*, or a new one)",
@@ -309,6 +316,8 @@ def validate(settings: Settings) -> Settings:
             "each worker is one server (and one cloud quota unit); for more, raise MAX_WORKERS in "
             "provisioner/settings.py knowingly",
         )
+    if settings.access not in ACCESS_MODES:
+        raise ConfigError(f"unknown access {settings.access!r}", f"choose one of: {', '.join(ACCESS_MODES)}")
     if settings.volume_size <= 0:
         raise ConfigError(f"volume_size must be a positive number of GB, not {settings.volume_size}")
     if settings.api_retries < 0:

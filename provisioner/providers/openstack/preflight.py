@@ -95,7 +95,7 @@ def check(conn: Connection, settings: Settings, to_create: int, needs_floating_i
         return Checked()
     network = lookup.find_network(conn, settings.network)
     external = None
-    if needs_floating_ip and not _all_public(conn, network):
+    if needs_floating_ip and (settings.access == "floating" or not _all_public(conn, network)):
         external = floating.external_network(conn, settings, set(network.subnet_ids or []))
     if to_create == 0:
         return Checked(network=network, floating_network=external)

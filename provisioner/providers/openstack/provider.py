@@ -253,7 +253,7 @@ class OpenStackProvider:
         by_role = {slot.role: server for slot, server in existing.items() if not slot.is_worker}
 
         def lacks_floating_ip(server: Any) -> bool:
-            return server is None or not _addresses(server)[1]
+            return settings.access != "fixed" and (server is None or not _addresses(server)[1])
 
         needs_floating_ip = lacks_floating_ip(by_role.get("prodserver")) or (
             settings.devserver_floating_ip and lacks_floating_ip(by_role.get("devserver"))
@@ -523,12 +523,16 @@ class OpenStackProvider:
     ) -> str:
         """The server's floating IP (found by its port), its own address when public, or a floating IP
         this deployment recorded or allocates now."""
+        fixed, _ = _addresses(server)
+        if settings.access == "fixed":  # reached on its own network (VPN, provider network)
+            if not fixed:
+                raise ProviderError(f"server {server.name} has no IPv4 address")
+            return str(fixed)
         ports = floating_ips.server_ports(conn, server)
         bound = floating_ips.attached(fips, ports)
         if bound is not None:
             return str(bound.floating_ip_address)
-        fixed, _ = _addresses(server)
-        if _is_public(fixed):
+        if settings.access == "auto" and _is_public(fixed):
             return str(fixed)
         return floating_ips.ensure(conn, settings, state, role, server, fips, self.out, external)
 
@@ -539,7 +543,8 @@ class OpenStackProvider:
         address when it has one. Workers always go through prodserver: their security group lets SSH in
         from prodserver's group only."""
         fixed, floating = _addresses(server)
-        if role != WORKER_ROLE and (floating or _is_public(fixed)):
+        direct = floating or _is_public(fixed) or (settings.access == "fixed" and fixed)
+        if role != WORKER_ROLE and direct:
             address, jump = str(floating or fixed), None
         else:
             if not fixed:
@@ -612,7 +617,7 @@ class OpenStackProvider:
         if bound is not None:
             return str(bound.floating_ip_address)
         fixed, _ = _addresses(prod)
-        return fixed if _is_public(fixed) else None
+        return fixed if _is_public(fixed) or settings.access == "fixed" else None
 
     # ---- the Provider verbs -------------------------------------------------------------------------
 

@@ -471,6 +471,11 @@ class FakeCloud:
         self._add_port(server_id, PRIVATE_NET)
         return server
 
+    def _private_base(self) -> str:
+        """The first three octets of the private subnet's CIDR (a /24)."""
+        cidr = next(s["cidr"] for s in self.subnets if s["id"] == "sub-private")
+        return cidr.rsplit(".", 1)[0]
+
     def _add_port(self, device_id: str, network_id: str) -> dict[str, Any]:
         port_id = str(uuid.uuid4())
         port = {
@@ -479,7 +484,9 @@ class FakeCloud:
             "device_id": device_id,
             "device_owner": "compute:nova",
             "mac_address": "fa:16:3e:00:00:%02x" % (len(self.ports) + 1),
-            "fixed_ips": [{"subnet_id": "sub-private", "ip_address": f"10.0.0.{next(self._ips)}"}],
+            "fixed_ips": [
+                {"subnet_id": "sub-private", "ip_address": f"{self._private_base()}.{next(self._ips)}"}
+            ],
             "status": "ACTIVE",
             "created_at": "2024-01-01T00:00:00Z",
             "project_id": PROJECT_ID,

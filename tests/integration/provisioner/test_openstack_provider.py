@@ -595,3 +595,28 @@ def test_config_drive_and_availability_zone_reach_nova(cloud, provider, settings
     for post in server_posts(cloud):
         assert post.body["server"]["config_drive"] is True
         assert post.body["server"]["availability_zone"] == "az-2"
+
+
+def test_access_fixed_uses_the_servers_own_addresses_and_no_floating_ip(cloud, provider, settings):
+    cloud.routers.clear()  # a provider network: no router, no floating IPs
+
+    machines = provider.up(dataclasses.replace(settings, access="fixed"))
+
+    assert cloud.requests("POST", r"/floatingips$") == []
+    prod, dev = machines
+    assert prod.address.startswith("10.0.0.") and prod.address == prod.private_address
+    assert dev.address.startswith("10.0.0.") and dev.proxy_jump is None
+
+
+@pytest.mark.parametrize(("access", "floating_ips"), [("auto", 0), ("floating", 1)])
+def test_a_public_fixed_address_needs_no_floating_ip_unless_access_floating(
+    cloud, provider, settings, access, floating_ips
+):
+    for subnet in cloud.subnets:
+        if subnet["id"] == "sub-private":
+            subnet["cidr"] = "130.59.31.0/24"  # a routable provider network
+
+    machines = provider.up(dataclasses.replace(settings, access=access))
+
+    assert len(cloud.requests("POST", r"/floatingips$")) == floating_ips
+    assert machines[0].address.startswith("130.59.31.") == (floating_ips == 0)
