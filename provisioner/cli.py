@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner import extravars, fleet, inventory, keys, offline, probe, runner, ssh
+from provisioner import extravars, fleet, inventory, keys, netvars, offline, probe, runner, ssh
 from provisioner.errors import ConfigError, LauncherError
 from provisioner.machine import WORKER_ROLE, Machine
 from provisioner.providers import get_provider
@@ -466,7 +466,9 @@ def _scale_down(
     _say(f"  removed {names}")
 
 
-def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, Any]) -> Path | None:
+def _configure(
+    settings: Settings, inventory_path: Path, user_vars: dict[str, Any], machines: Sequence[Machine] = ()
+) -> Path | None:
     """The configuration run with the launcher's extra variables below the user's; returns the file that
     holds them (for the by-hand command), None when there are none."""
     if not settings.playbook.is_file():
@@ -474,7 +476,11 @@ def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, An
             f"the playbook {settings.playbook} does not exist",
             "run with --no-configure, or set MLSTACK_PLAYBOOK",
         )
-    variables = extravars.merge(offline.launcher_vars(settings, _say), user_vars)
+    network = netvars.docker_mtu_vars(machines)
+    if network:
+        mtu = network["docker_daemon_options"]["mtu"]
+        _say(f"Network MTU {mtu}: Docker Engine's daemon gets mtu {mtu} (docker_daemon_options)")
+    variables = extravars.merge(offline.launcher_vars(settings, _say), network, user_vars)
     path: Path | None = vars_file(settings)
     if variables:
         _say(f"Extra variables (the later wins): {', '.join(_variable_sources(settings))}")
@@ -516,7 +522,7 @@ def _up(settings: Settings, provider: Any) -> int:
     _scale_down(settings, provider, machines, user_vars)
     path = inventory.write_inventory(machines, settings.inventory_dir, settings.known_hosts)
     _say(f"Inventory written: {path}")
-    variables_file = _configure(settings, path, user_vars) if settings.configure else None
+    variables_file = _configure(settings, path, user_vars, machines) if settings.configure else None
     _say("")
     for line in summary(settings, machines, path, settings.configure, variables_file):
         _say(line)

@@ -28,6 +28,7 @@ ever removed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import re
@@ -536,6 +537,16 @@ class OpenStackProvider:
             return str(fixed)
         return floating_ips.ensure(conn, settings, state, role, server, fips, self.out, external)
 
+    @staticmethod
+    def _network_mtu(conn: Connection, servers: dict[Slot, Any]) -> int | None:
+        """The MTU of prodserver's network (Neutron's ``mtu``), or None when the cloud does not say."""
+        prod = next(server for slot, server in servers.items() if slot.role == "prodserver")
+        ports = floating_ips.server_ports(conn, prod)
+        if not ports:
+            return None
+        mtu = conn.network.get_network(ports[0].network_id).mtu
+        return int(mtu) if mtu else None
+
     def _behind_prodserver(
         self, settings: Settings, server: Any, role: str, jump_host: str | None, **extra: str
     ) -> Machine:
@@ -642,6 +653,9 @@ class OpenStackProvider:
             self._ensure_security_groups(conn, settings, state)
             servers, created = self._servers_up(conn, settings, state, checked)
             machines = self._machines(conn, settings, servers, state, checked.floating_network)
+            mtu = self._network_mtu(conn, servers)
+            if mtu:  # for Docker Engine's daemon options (provisioner.netvars)
+                machines = [dataclasses.replace(m, extra={**m.extra, "mtu": str(mtu)}) for m in machines]
         self.waiter(machines, settings, new=created, progress=self.out)
         return machines
 

@@ -224,6 +224,7 @@ class FakeCloud:
             "status": "ACTIVE",
             "admin_state_up": True,
             "router:external": external,
+            "mtu": 1500 if external else 1450,  # a VXLAN tenant network
             "shared": external,
             "subnets": ["sub-public" if external else "sub-private"],
             "project_id": "admin" if external else PROJECT_ID,

@@ -620,3 +620,8 @@ def test_a_public_fixed_address_needs_no_floating_ip_unless_access_floating(
 
     assert len(cloud.requests("POST", r"/floatingips$")) == floating_ips
     assert machines[0].address.startswith("130.59.31.") == (floating_ips == 0)
+
+
+def test_the_network_mtu_is_reported_with_the_machines(cloud, provider, settings):
+    machines = provider.up(settings)
+    assert {m.extra.get("mtu") for m in machines} == {"1450"}
