@@ -41,9 +41,10 @@ from provisioner import cloudinit, fleet, keys, ssh
 from provisioner.errors import ConfigError, ProviderError, WaitTimeout
 from provisioner.fleet import Slot
 from provisioner.machine import ROLES, WORKER_ROLE, Machine
-from provisioner.providers.openstack import connection, preflight
+from provisioner.providers.openstack import connection, preflight, security_groups
 from provisioner.providers.openstack import floating as floating_ips
 from provisioner.providers.openstack.cloud_errors import cloud_errors
+from provisioner.providers.openstack.security_groups import CIDR_PORTS, GROUPS, PEER_PORTS
 from provisioner.settings import Settings
 from provisioner.state import StateFile
 from provisioner.wait import say, wait_for_machines
@@ -54,17 +55,10 @@ if TYPE_CHECKING:
 Out = Callable[[str], None]
 Waiter = Callable[..., None]
 
-APP_PORT = 5100
-RABBITMQ_PORT = 5672
 META_PREFIX = "mlstack_prefix"
 META_ROLE = "mlstack_role"
 META_DEPLOYMENT = "mlstack_deployment"
 META_USER = "mlstack_user"
-GROUPS = (*ROLES, WORKER_ROLE)
-# security group (named <prefix>-<group>) -> ports open from allowed_cidr
-CIDR_PORTS: dict[str, tuple[int, ...]] = {"prodserver": (22, APP_PORT), "devserver": (22,), WORKER_ROLE: ()}
-# security group -> (peer group, ports the peer's members may reach)
-MANAGED_PORTS = frozenset({22, APP_PORT, RABBITMQ_PORT})
 # existing servers: states that end in ACTIVE by themselves, and those the launcher brings back
 WAIT_STATES = frozenset({"BUILD", "REBOOT", "HARD_REBOOT", "MIGRATING", "RESIZE", "REVERT_RESIZE", "REBUILD"})
 RESUME_ACTIONS: dict[str, tuple[str, str]] = {
@@ -74,11 +68,6 @@ RESUME_ACTIONS: dict[str, tuple[str, str]] = {
     "SUSPENDED": ("resuming it", "resume_server"),
     "PAUSED": ("unpausing it", "unpause_server"),
     "VERIFY_RESIZE": ("confirming its resize (Nova waits for that)", "confirm_server_resize"),
-}
-PEER_PORTS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
-    "prodserver": (("devserver", (22, APP_PORT)), (WORKER_ROLE, (RABBITMQ_PORT,))),
-    "devserver": (("prodserver", (22,)),),
-    WORKER_ROLE: (("prodserver", (22,)),),
 }
 
 
@@ -279,78 +268,6 @@ class OpenStackProvider:
         conn.create_keypair(name, public_key=public)
         state.record("created", "keypair", name)
         self.out(f"  keypair        {name}: created from {settings.public_key}")
-
-    def _reconcile_rules(
-        self,
-        conn: Connection,
-        settings: Settings,
-        group: Any,
-        wanted: set[tuple[int, str | None, str | None]],
-    ) -> None:
-        """Make the group's TCP ingress rules on the launcher's ports exactly ``wanted`` (port, CIDR,
-        remote group): missing ones are added, others on those ports removed (a narrowed allowed_cidr
-        takes the old, wider rule away). Rules on other ports and egress rules are left alone."""
-        have: dict[tuple[int, str | None, str | None], str] = {}
-        for rule in group.security_group_rules or []:
-            if rule.get("direction") != "ingress" or rule.get("protocol") not in ("tcp", "6"):
-                continue
-            low, high = rule.get("port_range_min"), rule.get("port_range_max")
-            if low is None or low != high or low not in MANAGED_PORTS:
-                continue
-            prefix = rule.get("remote_ip_prefix")
-            network = str(ipaddress.ip_network(prefix, strict=False)) if prefix else None
-            have[(low, network, rule.get("remote_group_id"))] = rule["id"]
-        for key, rule_id in have.items():
-            if key not in wanted:
-                port, network, _ = key
-                conn.network.delete_security_group_rule(rule_id, ignore_missing=True)
-                source = network or "a group"
-                self.out(
-                    f"  security group {group.name}: removed tcp {port} from {source} (no longer wanted)"
-                )
-        for port, network, remote_group in sorted(wanted - set(have), key=str):
-            conn.create_security_group_rule(
-                group.id,
-                port_range_min=port,
-                port_range_max=port,
-                protocol="tcp",
-                remote_ip_prefix=network,
-                remote_group_id=remote_group,
-                direction="ingress",
-                ethertype="IPv6" if network and ipaddress.ip_network(network).version == 6 else "IPv4",
-            )
-
-    def _ensure_security_groups(
-        self, conn: Connection, settings: Settings, state: StateFile
-    ) -> dict[str, Any]:
-        """prodserver's and devserver's groups, and the workers' group when there are (or were) workers."""
-        groups: dict[str, Any] = {}
-        descriptions = {
-            "prodserver": "mlstack prodserver: SSH and the app; RabbitMQ from the workers",
-            "devserver": "mlstack devserver: SSH",
-            WORKER_ROLE: "mlstack worker machines: SSH from prodserver only",
-        }
-        for role in GROUPS:
-            name = settings.server_name(role)
-            group = conn.get_security_group(name)
-            if group is None and role == WORKER_ROLE and not settings.workers:
-                continue
-            if group is None:
-                owner = f" (deployment {state.data['deployment']}, user {state.data.get('user_id')})"
-                group = conn.create_security_group(name, descriptions[role] + owner)
-                state.record("security_groups", role, group.id)
-                self.out(f"  security group {name}: created")
-            else:
-                self.out(f"  security group {name}: reused")
-            groups[role] = group
-        cidr = str(ipaddress.ip_network(str(settings.allowed_cidr), strict=False))
-        for role, group in groups.items():
-            wanted = {(port, cidr, None) for port in CIDR_PORTS[role]}
-            for peer, ports in PEER_PORTS[role]:
-                if peer in groups:
-                    wanted |= {(port, None, groups[peer].id) for port in ports}
-            self._reconcile_rules(conn, settings, group, wanted)
-        return groups
 
     # ---- servers ------------------------------------------------------------------------------------
 
@@ -650,7 +567,7 @@ class OpenStackProvider:
             settings = fleet.resolve(settings, self._existing_workers(conn, settings))
             checked = self._preflight(conn, settings)  # nothing is created before this passes
             self._ensure_keypair(conn, settings, state)
-            self._ensure_security_groups(conn, settings, state)
+            security_groups.ensure(conn, settings, state, self.out)
             servers, created = self._servers_up(conn, settings, state, checked)
             machines = self._machines(conn, settings, servers, state, checked.floating_network)
             mtu = self._network_mtu(conn, servers)
