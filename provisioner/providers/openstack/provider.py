@@ -775,12 +775,15 @@ class OpenStackProvider:
     def _plan_down(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
         lines = []
         workers = self._existing_workers(conn, settings)
-        for number in sorted(workers, reverse=True):
-            lines.append(f"delete server {workers[number].name} ({workers[number].status})")
-        for role in ROLES:
-            server = self._get_server(conn, settings.server_name(role))
-            if server is not None:
+        slots = [(fleet.worker(settings, n), workers[n]) for n in sorted(workers, reverse=True)]
+        slots += [(slot, self._get_server(conn, slot.name)) for slot in fleet.servers(settings)]
+        for slot, server in slots:
+            if server is None:
+                continue
+            if self._is_ours(settings, state, slot, server):
                 lines.append(f"delete server {server.name} ({server.status})")
+            else:
+                lines.append(f"leave server {server.name} alone: not made by this deployment")
         for address in state.section("floating_ips").values():
             lines.append(f"delete floating IP {address}")
         if state.section("created").get("keypair"):

@@ -137,6 +137,9 @@ def test_a_colleagues_servers_with_our_names_are_refused_and_left_alone(cloud, p
     with pytest.raises(ConfigError, match="server mlstack-prodserver"):
         provider.plan(settings)
 
+    plan = provider.plan(dataclasses.replace(settings, destroy=True))
+    assert "leave server mlstack-prodserver alone: not made by this deployment" in plan
+    assert not any(line.startswith("delete server") for line in plan)
     provider.down(settings)
     assert prod["id"] in cloud.servers, "--destroy never deletes a colleague's server"
     assert mutations(cloud) == []
