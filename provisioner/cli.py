@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner import extravars, fleet, inventory, keys, offline, probe, runner, ssh
+from provisioner import extravars, fleet, inventory, keys, netvars, offline, probe, runner, ssh
 from provisioner.errors import ConfigError, LauncherError
 from provisioner.machine import WORKER_ROLE, Machine
 from provisioner.providers import get_provider
 from provisioner.settings import (
+    ACCESS_MODES,
     CLI_ONLY,
     ENV_PREFIX,
     FIELD_HELP,
@@ -26,6 +27,7 @@ from provisioner.settings import (
     REPO_ROOT,
     SETTINGS_FILE,
     Settings,
+    default_prefix,
     env_name,
     load_settings,
 )
@@ -107,19 +109,58 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--cloud", metavar="NAME", help="clouds.yaml entry (default: OS_CLOUD or OS_* variables)"
     )
+    where.add_argument("--region", metavar="NAME", help="the cloud's region (default: clouds.yaml's)")
+    where.add_argument(
+        "--api-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"wait this long for each OpenStack API answer (default: {Settings.api_timeout:g})",
+    )
+    where.add_argument(
+        "--api-retries",
+        type=int,
+        metavar="N",
+        help=f"retry an OpenStack request N times after a connection failure or 503 ({Settings.api_retries})",
+    )
     where.add_argument("--image", metavar="NAME", help=f"Glance image (default: {Settings.image})")
     where.add_argument("--flavor", metavar="NAME", help=f"Nova flavor (default: {Settings.flavor})")
     where.add_argument("--network", metavar="NAME", help="Neutron network (default: the project's only one)")
     where.add_argument("--floating-network", metavar="NAME", help="external network for floating IPs")
+    where.add_argument(
+        "--access",
+        choices=ACCESS_MODES,
+        help="reach the servers by floating IP, by their fixed addresses, or auto (default: auto)",
+    )
+    where.add_argument("--availability-zone", metavar="NAME", help="Nova availability zone for the servers")
+    where.add_argument(
+        "--config-drive",
+        action=argparse.BooleanOptionalAction,
+        help="attach a config drive (for networks without a metadata service)",
+    )
+    where.add_argument(
+        "--boot-from-volume",
+        action=argparse.BooleanOptionalAction,
+        help="boot from a new volume (default: only when the flavor has no disk)",
+    )
+    where.add_argument(
+        "--volume-size", type=int, metavar="GB", help=f"boot volume size (default: {Settings.volume_size})"
+    )
     where.add_argument(
         "--devserver-floating-ip",
         action="store_true",
         help="give devserver its own floating IP (default: reach it through prodserver)",
     )
     where.add_argument(
-        "--prefix", metavar="NAME", help="resource names <prefix>-prodserver/-devserver/-worker-N (mlstack)"
+        "--prefix",
+        metavar="NAME",
+        help="resource names <prefix>-prodserver/-devserver/-worker-N (mlstack; on OpenStack mlstack-<user>)",
     )
-    where.add_argument("--allowed-cidr", metavar="CIDR", help="who may reach SSH and port 5100 (0.0.0.0/0)")
+    where.add_argument(
+        "--allowed-cidr",
+        metavar="CIDR",
+        help="who may reach SSH and port 5100; required on OpenStack: your address (a.b.c.d/32), your "
+        "network, or 0.0.0.0/0 for everyone",
+    )
     where.add_argument(
         "--workers",
         type=int,
@@ -205,7 +246,7 @@ def _launcher_flags(settings: Settings) -> str:
     flags = ""
     if settings.provider != DEFAULTS.provider:
         flags += f" --provider {settings.provider}"
-    if settings.prefix != DEFAULTS.prefix:
+    if settings.prefix != default_prefix(settings.provider):
         flags += f" --prefix {settings.prefix}"
     return flags
 
@@ -318,6 +359,7 @@ def resolve_sources(
 
 def _plan(settings: Settings, provider: Any) -> int:
     if not settings.destroy:
+        _check_settings(settings, provider)
         user_vars = extravars.load(settings.extra_vars)  # bad input is reported before anything is made
         offline.dataset_vars(settings.dataset_file)
         settings = resolve_sources(settings, user_vars)
@@ -424,7 +466,9 @@ def _scale_down(
     _say(f"  removed {names}")
 
 
-def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, Any]) -> Path | None:
+def _configure(
+    settings: Settings, inventory_path: Path, user_vars: dict[str, Any], machines: Sequence[Machine] = ()
+) -> Path | None:
     """The configuration run with the launcher's extra variables below the user's; returns the file that
     holds them (for the by-hand command), None when there are none."""
     if not settings.playbook.is_file():
@@ -432,7 +476,11 @@ def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, An
             f"the playbook {settings.playbook} does not exist",
             "run with --no-configure, or set MLSTACK_PLAYBOOK",
         )
-    variables = extravars.merge(offline.launcher_vars(settings, _say), user_vars)
+    network = netvars.docker_mtu_vars(machines)
+    if network:
+        mtu = network["docker_daemon_options"]["mtu"]
+        _say(f"Network MTU {mtu}: Docker Engine's daemon gets mtu {mtu} (docker_daemon_options)")
+    variables = extravars.merge(offline.launcher_vars(settings, _say), network, user_vars)
     path: Path | None = vars_file(settings)
     if variables:
         _say(f"Extra variables (the later wins): {', '.join(_variable_sources(settings))}")
@@ -452,7 +500,15 @@ def _configure(settings: Settings, inventory_path: Path, user_vars: dict[str, An
     return path
 
 
+def _check_settings(settings: Settings, provider: Any) -> None:
+    """The provider's own checks of the settings (OpenStack: allowed_cidr), before the first request."""
+    check = getattr(provider, "check_settings", None)
+    if check is not None:
+        check(settings)
+
+
 def _up(settings: Settings, provider: Any) -> int:
+    _check_settings(settings, provider)
     user_vars = extravars.load(settings.extra_vars)  # bad input stops the run before anything is made
     offline.dataset_vars(settings.dataset_file)
     settings = resolve_sources(settings, user_vars)
@@ -466,7 +522,7 @@ def _up(settings: Settings, provider: Any) -> int:
     _scale_down(settings, provider, machines, user_vars)
     path = inventory.write_inventory(machines, settings.inventory_dir, settings.known_hosts)
     _say(f"Inventory written: {path}")
-    variables_file = _configure(settings, path, user_vars) if settings.configure else None
+    variables_file = _configure(settings, path, user_vars, machines) if settings.configure else None
     _say("")
     for line in summary(settings, machines, path, settings.configure, variables_file):
         _say(line)

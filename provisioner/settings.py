@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import getpass
 import ipaddress
 import os
 import re
@@ -36,9 +37,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_FILE = REPO_ROOT / "mlstack.yml"
 ENV_PREFIX = "MLSTACK_"
 PROVIDERS = ("openstack", "local")
+ACCESS_MODES = ("auto", "floating", "fixed")
+MAX_WORKERS = 50  # a typo (--workers 500) must not ask a cloud for hundreds of servers
 CLI_ONLY = frozenset({"destroy", "status", "dry_run"})
 
-_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+_PREFIX_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -49,16 +52,24 @@ class Settings:
 
     provider: str = "local"
     cloud: str | None = None
+    region: str | None = None
+    api_timeout: float = 30.0
+    api_retries: int = 2
     image: str = "debian-12"
     flavor: str = "m1.medium"
     network: str | None = None
+    availability_zone: str | None = None
+    config_drive: bool = False
+    boot_from_volume: bool | None = None  # None: when the flavor has no disk
+    volume_size: int = 20
     floating_network: str | None = None
     devserver_floating_ip: bool = False
+    access: str = "auto"
     key_name: str | None = None
     public_key: Path | None = None
     private_key: Path | None = None
     prefix: str = "mlstack"
-    allowed_cidr: str = "0.0.0.0/0"
+    allowed_cidr: str | None = None  # required on OpenStack: never silently the whole world
     ssh_user: str = "appuser"
     configure: bool = True
     destroy: bool = False
@@ -99,16 +110,37 @@ class Settings:
 FIELD_HELP: dict[str, str] = {
     "provider": "where the machines run: openstack or local (systemd containers on the local Docker)",
     "cloud": "clouds.yaml entry (else OS_CLOUD, else the OS_* variables of an RC file)",
+    "region": "the cloud's region (default: region_name of clouds.yaml / OS_REGION_NAME)",
+    "api_timeout": "seconds to wait for an answer to each OpenStack API request (Keystone's too)",
+    "api_retries": "retries of an OpenStack request after a connection failure or a 503 (and similar)",
     "image": "Glance image name or ID (a Debian or Ubuntu cloud image)",
     "flavor": "Nova flavor name or ID",
+    "availability_zone": "Nova availability zone for the servers (default: the cloud's choice)",
+    "config_drive": "attach a config drive (networks without a metadata service)",
+    "boot_from_volume": (
+        "boot from a new volume of volume_size GB (deleted with the server); unset: only when the flavor has "
+        "no disk (disk 0)"
+    ),
+    "volume_size": "size in GB of the boot volume (with boot_from_volume)",
     "network": "Neutron network for both servers (default: the project's only network)",
-    "floating_network": "external network for floating IPs (default: the first external network)",
+    "floating_network": "external network for floating IPs (default: the one the subnet's router reaches)",
+    "access": (
+        "how this machine reaches the servers: floating (a floating IP for prodserver), fixed (their own "
+        "addresses: a provider network or a VPN; no floating IP), auto (floating unless the address is "
+        "public)"
+    ),
     "devserver_floating_ip": "give devserver a floating IP too (default: reach it through prodserver)",
     "key_name": "Nova keypair name (default <prefix>-key)",
     "public_key": "public key installed for appuser (default: .ssh/ of the repo, ~/.ssh/id_*, or a new one)",
     "private_key": "matching private key (default: the public key path without .pub)",
-    "prefix": "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver, <prefix>-worker-N",
-    "allowed_cidr": "source CIDR allowed to reach SSH (22) and the app (5100)",
+    "prefix": (
+        "name prefix of every resource: <prefix>-prodserver, <prefix>-devserver, <prefix>-worker-N "
+        "(default on OpenStack: mlstack-<your local user name>)"
+    ),
+    "allowed_cidr": (
+        "source CIDR allowed to reach SSH (22) and the app (5100); required on OpenStack (your address "
+        "a.b.c.d/32, your network, or 0.0.0.0/0 for the whole world, explicitly)"
+    ),
     "ssh_user": "the login user cloud-init creates",
     "configure": "run configuration.yml after the machines are up",
     "destroy": "remove the machines and everything the launcher created (CLI only)",
@@ -117,7 +149,7 @@ FIELD_HELP: dict[str, str] = {
     "verbose": "more output (-v progress details, -vv also SDK/HTTP debug and ansible -v)",
     "workers": (
         "worker machines <prefix>-worker-1..N; unset keeps those that exist; fewer than exist drains, "
-        "then removes the highest first (0 removes them all)"
+        "then removes the highest first (0 removes them all); at most 50"
     ),
     "inventory_dir": "where inventory/hosts.yml is written (group_vars/ there is never touched)",
     "state_dir": "what the launcher created, and its known_hosts file",
@@ -264,23 +296,50 @@ def validate(settings: Settings) -> Settings:
     """Reject values no provider can use, with a message that names the setting."""
     if settings.provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {settings.provider!r}", f"choose one of: {', '.join(PROVIDERS)}")
-    if not _PREFIX_RE.match(settings.prefix):
+    if not _PREFIX_RE.fullmatch(settings.prefix):
         raise ConfigError(
             f"bad prefix {settings.prefix!r}",
             "use 1-31 lowercase letters, digits or '-', starting with a letter",
         )
     try:
-        ipaddress.ip_network(settings.allowed_cidr, strict=False)
+        if settings.allowed_cidr is not None:
+            ipaddress.ip_network(settings.allowed_cidr, strict=False)
     except ValueError:
         raise ConfigError(
             f"bad allowed_cidr {settings.allowed_cidr!r}", "give a CIDR such as 203.0.113.7/32"
         ) from None
     if settings.workers is not None and settings.workers < 0:
         raise ConfigError(f"workers must be 0 or more, not {settings.workers}")
-    for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout"):
+    if settings.workers is not None and settings.workers > MAX_WORKERS:
+        raise ConfigError(
+            f"workers: at most {MAX_WORKERS} worker machines, not {settings.workers}",
+            "each worker is one server (and one cloud quota unit); for more, raise MAX_WORKERS in "
+            "provisioner/settings.py knowingly",
+        )
+    if settings.access not in ACCESS_MODES:
+        raise ConfigError(f"unknown access {settings.access!r}", f"choose one of: {', '.join(ACCESS_MODES)}")
+    if settings.volume_size <= 0:
+        raise ConfigError(f"volume_size must be a positive number of GB, not {settings.volume_size}")
+    if settings.api_retries < 0:
+        raise ConfigError(f"api_retries must be 0 or more, not {settings.api_retries}")
+    for name in ("server_timeout", "ssh_timeout", "cloud_init_timeout", "api_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     return settings
+
+
+def default_prefix(provider: str, user: str | None = None) -> str:
+    """The prefix when none is given: ``mlstack`` for local machines (this machine is yours); on a cloud,
+    whose project colleagues share, ``mlstack-<local user name>`` so that two users' defaults differ."""
+    if provider == "local":
+        return Settings.prefix
+    if user is None:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = ""
+    clean = re.sub(r"[^a-z0-9-]+", "-", user.lower()).strip("-")
+    return f"{Settings.prefix}-{clean}"[:31].rstrip("-") if clean else Settings.prefix
 
 
 def load_settings(
@@ -308,6 +367,8 @@ def load_settings(
         if key == "extra_vars":  # the one list: the command line's come after the lower layers' files
             value = (*merged.get("extra_vars", ()), *value)
         merged[key] = value
+    if "prefix" not in merged:
+        merged["prefix"] = default_prefix(str(merged.get("provider", Settings.provider)))
     try:
         settings = Settings(**merged)
     except TypeError as exc:

@@ -29,6 +29,16 @@ clouds:
       project_domain_name: Default
     region_name: RegionOne
     identity_api_version: 3
+  fake2:
+    auth:
+      auth_url: {AUTH_URL}
+      username: demo
+      password: secret
+      project_name: demo
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    identity_api_version: 3
   wrongpass:
     auth:
       auth_url: {AUTH_URL}
@@ -54,6 +64,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLSTACK_SETTINGS", str(tmp_path / "no-settings.yml"))
     (tmp_path / "no-settings.yml").write_text("{}\n")
     monkeypatch.setenv("MLSTACK_STATE_DIR", str(tmp_path / "state"))
+    # the names the tests expect; the default on OpenStack (mlstack-<user>) has its own test
+    monkeypatch.setenv("MLSTACK_PREFIX", "mlstack")
+    monkeypatch.setenv("MLSTACK_ALLOWED_CIDR", "198.51.100.0/24")  # required on OpenStack; its own test
     monkeypatch.setenv("MLSTACK_INVENTORY_DIR", str(tmp_path / "inventory"))
     monkeypatch.setenv("MLSTACK_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     empty = tmp_path / "empty-clouds.yaml"

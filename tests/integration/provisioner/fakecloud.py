@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +29,25 @@ USER_ID = "5f2d3c4b1a0948e7b6c5d4e3f2a1b0c9"
 TOKEN = "gAAAAA-fake-token"
 PRIVATE_NET = "net-private-0001"
 PUBLIC_NET = "net-public-0001"
+
+
+# Nova's server actions the launcher uses: the states each is allowed from, and the task it starts
+SERVER_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "os-start": (("SHUTOFF",), "powering-on"),
+    "unshelve": (("SHELVED", "SHELVED_OFFLOADED"), "unshelving"),
+    "resume": (("SUSPENDED",), "resuming"),
+    "unpause": (("PAUSED",), "unpausing"),
+    "confirmResize": (("VERIFY_RESIZE",), "resize_confirming"),
+}
+# states that end in ACTIVE by themselves (after build_polls GETs)
+TRANSIENT_STATES = ("BUILD", "MIGRATING", "RESIZE", "REBOOT", "HARD_REBOOT", "REBUILD")
+
+
+def state_path(settings: Any) -> Path:
+    """The launcher's state file for ``settings`` (cloud and prefix), or a path that does not exist."""
+    found = sorted(settings.state_dir.glob(f"openstack-{settings.cloud}-*-{settings.prefix}.json"))
+    assert len(found) <= 1, found
+    return found[0] if found else settings.state_dir / "no-state-file.json"
 
 
 @dataclass
@@ -53,6 +73,9 @@ class FakeCloud:
     build_polls: int = 1
     error_fault: str | None = None
     quota_exceeded: bool = False
+    max_instances: int = 10
+    max_cores: int = 20
+    max_ram: int = 51200
     calls: list[Call] = field(default_factory=list)
     unhandled: list[str] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
@@ -64,6 +87,7 @@ class FakeCloud:
     security_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     ports: dict[str, dict[str, Any]] = field(default_factory=dict)
     floating_ips: dict[str, dict[str, Any]] = field(default_factory=dict)
+    routers: list[dict[str, Any]] = field(default_factory=list)
     _polls: dict[str, int] = field(default_factory=dict)
     _ips: Any = field(default_factory=lambda: itertools.count(10))
     _fips: Any = field(default_factory=lambda: itertools.count(100))
@@ -78,6 +102,7 @@ class FakeCloud:
             {"id": "fl-small", "name": "m1.small", "ram": 2048, "vcpus": 1, "disk": 20},
             {"id": "fl-medium", "name": "m1.medium", "ram": 4096, "vcpus": 2, "disk": 40},
             {"id": "fl-large", "name": "m1.large", "ram": 8192, "vcpus": 4, "disk": 80},
+            {"id": "fl-nodisk", "name": "v1.nodisk", "ram": 4096, "vcpus": 2, "disk": 0},
         ]
         self.networks = [
             self._network(PRIVATE_NET, "private", external=False),
@@ -105,6 +130,36 @@ class FakeCloud:
                 "project_id": "admin",
             },
         ]
+
+        self.add_router("router-1", PUBLIC_NET, "sub-private")
+
+    def add_router(self, router_id: str, gateway_network: str | None, subnet_id: str) -> dict[str, Any]:
+        """A router with its gateway on ``gateway_network`` and an interface on ``subnet_id`` (the port
+        Neutron makes for the interface, device_owner network:router_interface)."""
+        router = {
+            "id": router_id,
+            "name": router_id,
+            "status": "ACTIVE",
+            "admin_state_up": True,
+            "external_gateway_info": {"network_id": gateway_network} if gateway_network else None,
+            "project_id": PROJECT_ID,
+            "tenant_id": PROJECT_ID,
+        }
+        self.routers.append(router)
+        subnet = next(s for s in self.subnets if s["id"] == subnet_id)
+        port_id = str(uuid.uuid4())
+        self.ports[port_id] = {
+            "id": port_id,
+            "network_id": subnet["network_id"],
+            "device_id": router_id,
+            "device_owner": "network:router_interface",
+            "mac_address": f"fa:16:3e:ff:00:{len(self.routers):02x}",
+            "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}],
+            "status": "ACTIVE",
+            "created_at": "2024-01-01T00:00:00Z",
+            "project_id": PROJECT_ID,
+        }
+        return router
 
     # ---- plumbing ------------------------------------------------------------------------------------
 
@@ -169,6 +224,7 @@ class FakeCloud:
             "status": "ACTIVE",
             "admin_state_up": True,
             "router:external": external,
+            "mtu": 1500 if external else 1450,  # a VXLAN tenant network
             "shared": external,
             "subnets": ["sub-public" if external else "sub-private"],
             "project_id": "admin" if external else PROJECT_ID,
@@ -293,7 +349,32 @@ class FakeCloud:
             return self._nova_keypairs(call, path)
         if path.startswith("/servers"):
             return self._nova_servers(call, path)
+        if path == "/limits" and call.method == "GET":
+            return 200, self._limits()
         return None
+
+    def _limits(self) -> dict[str, Any]:
+        """Nova's absolute limits, the usage counted from the servers that exist."""
+        flavors = {f["id"]: f for f in self.flavors}
+        used = [flavors.get(s["flavor"]["id"], {"vcpus": 0, "ram": 0}) for s in self.servers.values()]
+        return {
+            "limits": {
+                "rate": [],
+                "absolute": {
+                    "maxTotalInstances": self.max_instances,
+                    "totalInstancesUsed": len(used),
+                    "maxTotalCores": self.max_cores,
+                    "totalCoresUsed": sum(f["vcpus"] for f in used),
+                    "maxTotalRAMSize": self.max_ram,
+                    "totalRAMUsed": sum(f["ram"] for f in used),
+                    "maxServerMeta": 128,
+                    "maxTotalKeypairs": 100,
+                    "maxServerGroups": 10,
+                    "maxServerGroupMembers": 10,
+                    "totalServerGroupsUsed": 0,
+                },
+            }
+        }
 
     def _nova_flavors(self, call: Call, path: str) -> tuple | None:
         if call.method != "GET":
@@ -391,6 +472,11 @@ class FakeCloud:
         self._add_port(server_id, PRIVATE_NET)
         return server
 
+    def _private_base(self) -> str:
+        """The first three octets of the private subnet's CIDR (a /24)."""
+        cidr = next(s["cidr"] for s in self.subnets if s["id"] == "sub-private")
+        return cidr.rsplit(".", 1)[0]
+
     def _add_port(self, device_id: str, network_id: str) -> dict[str, Any]:
         port_id = str(uuid.uuid4())
         port = {
@@ -399,7 +485,9 @@ class FakeCloud:
             "device_id": device_id,
             "device_owner": "compute:nova",
             "mac_address": "fa:16:3e:00:00:%02x" % (len(self.ports) + 1),
-            "fixed_ips": [{"subnet_id": "sub-private", "ip_address": f"10.0.0.{next(self._ips)}"}],
+            "fixed_ips": [
+                {"subnet_id": "sub-private", "ip_address": f"{self._private_base()}.{next(self._ips)}"}
+            ],
             "status": "ACTIVE",
             "created_at": "2024-01-01T00:00:00Z",
             "project_id": PROJECT_ID,
@@ -426,10 +514,7 @@ class FakeCloud:
                 "itemNotFound": {"code": 404, "message": f"Instance {match.group(1)} could not be found."}
             }
         if match.group(2) and call.method == "POST":
-            if "os-start" in (call.body or {}):
-                server["status"] = "ACTIVE"
-                return 202, None
-            return None
+            return self._server_action(server, call.body or {})
         if call.method == "GET":
             self._advance(server)
             return 200, {"server": self._server_view(server)}
@@ -443,8 +528,31 @@ class FakeCloud:
             return 204, None
         return None
 
+    def _server_action(self, server: dict[str, Any], body: dict[str, Any]) -> tuple | None:
+        action = next((a for a in SERVER_ACTIONS if a in body), None)
+        if action is None:
+            return None
+        allowed, task = SERVER_ACTIONS[action]
+        if server["status"] not in allowed:
+            return 409, {
+                "conflictingRequest": {
+                    "code": 409,
+                    "message": f"Cannot '{action}' instance {server['id']} while it is in vm_state "
+                    f"{server['status'].lower()}",
+                }
+            }
+        server["OS-EXT-STS:task_state"] = task
+        self._polls[server["id"]] = 0
+        server["_pending"] = "ACTIVE"
+        return 202, None
+
     def _advance(self, server: dict[str, Any]) -> None:
-        if server["status"] != "BUILD":
+        if server.get("_pending"):
+            self._polls[server["id"]] = self._polls.get(server["id"], 0) + 1
+            if self._polls[server["id"]] > self.build_polls:
+                server.update({"status": server.pop("_pending"), "OS-EXT-STS:task_state": None})
+            return
+        if server["status"] not in TRANSIENT_STATES:
             return
         self._polls[server["id"]] = self._polls.get(server["id"], 0) + 1
         if self._polls[server["id"]] > self.build_polls:
@@ -454,12 +562,22 @@ class FakeCloud:
                 server.update({"status": "ACTIVE", "OS-EXT-STS:task_state": None})
 
     def _create_server(self, data: dict[str, Any]) -> tuple:
-        if self.quota_exceeded:
+        if self.quota_exceeded or len(self.servers) >= self.max_instances:
+            used = max(len(self.servers), self.max_instances)
             return 403, {
                 "forbidden": {
                     "code": 403,
                     "message": "Quota exceeded for instances: Requested 1, "
-                    "but already used 10 of 10 instances",
+                    f"but already used {used} of {self.max_instances} instances",
+                }
+            }
+        bdm = data.get("block_device_mapping_v2") or []
+        flavor = next((f for f in self.flavors if f["id"] == data["flavorRef"]), {"disk": 1})
+        if not flavor["disk"] and not any(b.get("destination_type") == "volume" for b in bdm):
+            return 403, {  # Nova since Ussuri (policy os_compute_api:servers:create:zero_disk_flavor)
+                "forbidden": {
+                    "code": 403,
+                    "message": "Only volume-backed servers are allowed for flavors with zero disk.",
                 }
             }
         server = self.add_server(data["name"], status="BUILD", **data.get("metadata", {}))
@@ -470,6 +588,9 @@ class FakeCloud:
                 "security_groups": data.get("security_groups", []),
                 "flavor": {"id": data["flavorRef"]},
                 "image": {"id": data.get("imageRef")},
+                "_bdm": bdm,
+                "config_drive": "True" if data.get("config_drive") else "",
+                "OS-EXT-AZ:availability_zone": data.get("availability_zone") or "nova",
                 "_user_data": base64.b64decode(data["user_data"]).decode() if data.get("user_data") else None,
             }
         )
@@ -509,6 +630,7 @@ class FakeCloud:
             ("/security-group-rules", self._neutron_rules),
             ("/security-groups", self._neutron_groups),
             ("/floatingips", self._neutron_fips),
+            ("/routers", self._neutron_routers),
         ):
             if path.startswith(prefix):
                 return handler(call, path)
@@ -537,6 +659,9 @@ class FakeCloud:
 
     def _neutron_networks(self, call: Call, path: str) -> tuple | None:
         return self._get_or_list(call, path, "/networks", self.networks, "network")
+
+    def _neutron_routers(self, call: Call, path: str) -> tuple | None:
+        return self._get_or_list(call, path, "/routers", self.routers, "router")
 
     def _neutron_subnets(self, call: Call, path: str) -> tuple | None:
         return self._get_or_list(call, path, "/subnets", self.subnets, "subnet")
@@ -590,14 +715,25 @@ class FakeCloud:
             rule = {"id": str(uuid.uuid4()), "remote_ip_prefix": None, "remote_group_id": None, **data}
             group["security_group_rules"].append(rule)
             return 201, {"security_group_rule": rule}
+        match = re.fullmatch(r"/security-group-rules/([^/]+)", path)
+        if match and call.method == "DELETE":
+            for group in self.security_groups.values():
+                kept = [r for r in group["security_group_rules"] if r["id"] != match.group(1)]
+                if len(kept) != len(group["security_group_rules"]):
+                    group["security_group_rules"] = kept
+                    return 204, None
+            return 404, {"NeutronError": {"message": f"Security group rule {match.group(1)} not found"}}
         return None
 
-    def add_floating_ip(self, address: str, port_id: str | None = None) -> dict[str, Any]:
+    def add_floating_ip(
+        self, address: str, port_id: str | None = None, network_id: str = PUBLIC_NET, description: str = ""
+    ) -> dict[str, Any]:
         """A floating IP the project owns before the launcher runs."""
         fip = {
             "id": str(uuid.uuid4()),
             "floating_ip_address": address,
-            "floating_network_id": PUBLIC_NET,
+            "floating_network_id": network_id,
+            "description": description,
             "port_id": port_id,
             "fixed_ip_address": self.ports[port_id]["fixed_ips"][0]["ip_address"] if port_id else None,
             "status": "ACTIVE" if port_id else "DOWN",
@@ -612,7 +748,33 @@ class FakeCloud:
     def _neutron_fips(self, call: Call, path: str) -> tuple | None:
         if path == "/floatingips" and call.method == "POST":
             data = call.body["floatingip"]
-            fip = self.add_floating_ip(f"203.0.113.{next(self._fips)}", data.get("port_id"))
+            network_id = data["floating_network_id"]
+            if not any(n["id"] == network_id and n["router:external"] for n in self.networks):
+                return 400, {
+                    "NeutronError": {"message": f"Network {network_id} is not a valid external network"}
+                }
+            port_id = data.get("port_id")
+            if port_id:
+                subnets = {ip["subnet_id"] for ip in self.ports[port_id]["fixed_ips"]}
+                routed = any(
+                    (r.get("external_gateway_info") or {}).get("network_id") == network_id
+                    and any(
+                        p["device_id"] == r["id"] and {ip["subnet_id"] for ip in p["fixed_ips"]} & subnets
+                        for p in self.ports.values()
+                    )
+                    for r in self.routers
+                )
+                if not routed:  # Neutron's ExternalGatewayForFloatingIPNotFound
+                    return 404, {
+                        "NeutronError": {
+                            "type": "ExternalGatewayForFloatingIPNotFound",
+                            "message": f"External network {network_id} is not reachable from subnet "
+                            f"{sorted(subnets)[0]}.",
+                        }
+                    }
+            fip = self.add_floating_ip(
+                f"203.0.113.{next(self._fips)}", port_id, network_id, data.get("description", "")
+            )
             return 201, {"floatingip": fip}
         match = re.fullmatch(r"/floatingips/([^/]+)", path)
         if match and call.method in ("PUT", "DELETE"):

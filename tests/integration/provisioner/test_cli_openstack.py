@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+
 import pytest
 import requests_mock
 import yaml
-from fakecloud import FakeCloud
+from fakecloud import AUTH_URL, PROJECT_ID, FakeCloud
 
 from provisioner import cli
 from provisioner.providers.openstack import OpenStackProvider
@@ -150,3 +155,162 @@ def test_inventory_dir_not_writable(clouds_yaml, cloud, keypair, isolated, capsy
     assert code == 2
     assert f"cannot write the inventory {blocker / 'inventory' / 'hosts.yml'}" in err
     assert "MLSTACK_INVENTORY_DIR" in err
+
+
+@pytest.fixture
+def silent_keystone():
+    """A loopback socket that accepts connections and never answers (a Keystone that hangs)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/v3"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.timeout(60)
+def test_keystone_that_never_answers_ends_with_a_clear_error(
+    isolated, keypair, silent_keystone, monkeypatch, capsys
+):
+    clouds = isolated / "hanging-clouds.yaml"
+    clouds.write_text(
+        yaml.safe_dump(
+            {
+                "clouds": {
+                    "hangs": {
+                        "auth": {
+                            "auth_url": silent_keystone,
+                            "username": "demo",
+                            "password": "secret",
+                            "project_name": "demo",
+                            "user_domain_name": "Default",
+                            "project_domain_name": "Default",
+                        },
+                        "identity_api_version": 3,
+                    }
+                }
+            }
+        )
+    )
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    started = time.monotonic()
+    code = run(
+        [
+            "--provider",
+            "openstack",
+            "--cloud",
+            "hangs",
+            "--api-timeout",
+            "1",
+            "--api-retries",
+            "1",
+            "--no-configure",
+            *key_args(keypair),
+        ]
+    )
+    print(f"the launcher gave up after {time.monotonic() - started:.1f}s")
+    out, err = capsys.readouterr()
+    assert f"Connecting to {silent_keystone}" in out
+    assert code == 3, err
+    assert f"no answer from cloud 'hangs' ({silent_keystone}) within 1s" in err
+    assert "--api-timeout" in err
+    assert "Traceback" not in out + err
+
+
+HORIZON_CLOUDS_YAML = f"""\
+# This is a clouds.yaml file, which can be used by OpenStack tools as a source
+# of configuration on how to connect to a cloud. (Horizon leaves the password out.)
+clouds:
+  openstack:
+    auth:
+      auth_url: {AUTH_URL}
+      username: "demo"
+      project_id: {PROJECT_ID}
+      project_name: "demo"
+      user_domain_name: "Default"
+    region_name: "RegionOne"
+    interface: "public"
+    identity_api_version: 3
+"""
+
+
+def use_clouds_yaml(isolated, monkeypatch, text):
+    path = isolated / "clouds.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    return path
+
+
+def test_horizon_clouds_yaml_without_password_says_what_to_add(isolated, keypair, monkeypatch, capsys):
+    use_clouds_yaml(isolated, monkeypatch, HORIZON_CLOUDS_YAML)
+    with requests_mock.Mocker() as mocker:
+        code = run(["--provider", "openstack", "--cloud", "openstack", "--no-configure", *key_args(keypair)])
+        assert mocker.call_count == 0, "nothing is sent without a password"
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert "error: cloud 'openstack' has no password" in err
+    assert "OS_PASSWORD" in err and "password:" in err
+    assert "unexpected" not in err and "Traceback" not in out + err
+
+
+def test_horizon_clouds_yaml_takes_os_password(isolated, keypair, monkeypatch, capsys, cloud, waits):
+    use_clouds_yaml(isolated, monkeypatch, HORIZON_CLOUDS_YAML)
+    monkeypatch.setenv("OS_PASSWORD", "secret")
+    factory = lambda name: OpenStackProvider(waiter=waits, poll_interval=0)  # noqa: E731
+    code = run(["--provider", "openstack", "--cloud", "openstack", "--status"], factory)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"Connecting to {AUTH_URL}" in out
+    tokens = cloud.requests("POST", "/v3/auth/tokens")
+    assert tokens[0].body["auth"]["identity"]["password"]["user"]["password"] == "secret"
+
+
+def test_yaml_error_in_clouds_yaml_names_the_file_and_line(isolated, keypair, monkeypatch, capsys):
+    broken = HORIZON_CLOUDS_YAML.replace('      username: "demo"', '     username: "demo"')
+    path = use_clouds_yaml(isolated, monkeypatch, broken)
+    code = run(["--provider", "openstack", "--cloud", "openstack", "--no-configure", *key_args(keypair)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {path}, line 7" in err and "not valid YAML" in err
+    assert "not found" not in err
+
+
+def test_keystoneauth_reason_is_kept_in_other_config_errors(isolated, keypair, monkeypatch, capsys):
+    text = f"""\
+clouds:
+  appcred:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: {AUTH_URL}
+      application_credential_id: "abc"
+"""
+    use_clouds_yaml(isolated, monkeypatch, text)
+    code = run(["--provider", "openstack", "--cloud", "appcred", "--no-configure", *key_args(keypair)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error: the credentials of cloud 'appcred' are incomplete: You must provide an auth secret." in err
+    assert "Traceback" not in err
+
+
+def test_openstack_without_allowed_cidr_asks_for_it(clouds_yaml, keypair, monkeypatch, capsys):
+    monkeypatch.delenv("MLSTACK_ALLOWED_CIDR")
+    with requests_mock.Mocker() as mocker:
+        code = run(["--provider", "openstack", "--cloud", "fake", "--no-configure", *key_args(keypair)])
+        assert mocker.call_count == 0, "refused before the first request"
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--allowed-cidr is not set" in err and "/32" in err and "--allowed-cidr 0.0.0.0/0" in err

@@ -3,12 +3,14 @@ through the command line (a provider whose machines are this host)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import yaml
 
 from provisioner import cli
+from provisioner.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UNSET = "__unset__"
@@ -98,3 +100,46 @@ def test_a_missing_or_broken_file_stops_before_any_machine_is_made(
     assert str(isolated / "env-missing.yml") in capsys.readouterr().err, "checked with --no-configure too"
     assert provider.up_calls == 0
     assert list(vars_record.iterdir()) == []
+
+
+class OnA1450Network:
+    """This host's machines, reported on a network with MTU 1450 (as the OpenStack provider does)."""
+
+    def __init__(self, this_host) -> None:
+        self.inner = this_host
+
+    def up(self, settings):
+        return [dataclasses.replace(m, extra={"mtu": "1450"}) for m in self.inner.up(settings)]
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_the_network_mtu_reaches_dockers_daemon_options_merged_with_the_roles(
+    isolated, keypair, vars_record, this_host, capsys
+):
+    code = cli.main(["-e", "greeting=hi", *key_args(keypair)], lambda name: OnA1450Network(this_host))
+
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    role_defaults = yaml.safe_load((REPO_ROOT / "roles/docker/defaults/main.yml").read_text())
+    expected = {**role_defaults["docker_daemon_options"], "mtu": 1450}
+    assert expected["log-driver"] == "json-file", "the role's own defaults stay"
+    for host in ("prodserver", "devserver"):
+        assert recorded(vars_record, host)["docker_daemon_options"] == expected
+    assert "Network MTU 1450: Docker Engine's daemon gets mtu 1450" in out
+
+    (isolated / "work" / "mine.yml").write_text("docker_daemon_options: {mtu: 1400}\n")
+    assert (
+        cli.main(
+            ["-e", "greeting=hi", "-e", "@mine.yml", *key_args(keypair)],
+            lambda name: OnA1450Network(this_host),
+        )
+        == 0
+    )
+    assert recorded(vars_record)["docker_daemon_options"] == {"mtu": 1400}, "the user's value wins"
+
+
+def test_no_daemon_options_from_the_launcher_on_a_1500_network(isolated, keypair, vars_record, this_host):
+    assert cli.main(["-e", "greeting=hi", *key_args(keypair)], lambda name: this_host) == 0
+    assert recorded(vars_record)["docker_daemon_options"] == UNSET

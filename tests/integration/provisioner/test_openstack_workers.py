@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fakecloud import PRIVATE_NET
+from fakecloud import PRIVATE_NET, USER_ID, state_path
 
 from provisioner import cli
 from provisioner.providers.openstack import OpenStackProvider
@@ -65,7 +65,13 @@ def test_two_workers_are_requested_with_prodservers_cloud_init_and_no_floating_i
         assert body["key_name"] == "mlstack-key"
         assert body["networks"] == [{"uuid": PRIVATE_NET}]
         assert body["security_groups"] == [{"name": "mlstack-workers"}]
-        assert body["metadata"] == {"mlstack_prefix": "mlstack", "mlstack_role": "workers"}
+        deployment = json.loads(state_path(settings).read_text())["deployment"]
+        assert body["metadata"] == {
+            "mlstack_prefix": "mlstack",
+            "mlstack_role": "workers",
+            "mlstack_deployment": deployment,
+            "mlstack_user": USER_ID,
+        }
 
     # every server is requested while the others still build: the four build concurrently
     last_post = max(i for i, c in enumerate(cloud.calls) if c in posts)
@@ -103,7 +109,7 @@ def test_two_workers_are_requested_with_prodservers_cloud_init_and_no_floating_i
         assert worker.key_path == settings.private_key
     assert waits.calls == [(machines, set(NAMES))]
 
-    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    state = json.loads(state_path(settings).read_text())
     assert set(state["servers"]) == {"prodserver", "devserver", "worker-1", "worker-2"}
     assert set(state["security_groups"]) == {"prodserver", "devserver", "workers"}
 
@@ -197,7 +203,7 @@ def test_scaling_down_drains_then_deletes_the_highest_numbered_worker_only(
     assert {s["name"]: s["id"] for s in cloud.servers.values()} == kept
     hosts = yaml.safe_load((isolated / "inventory" / "hosts.yml").read_text())["all"]["children"]
     assert list(hosts["workers"]["hosts"]) == ["mlstack-worker-1"]
-    state = json.loads((settings.state_dir / "openstack-mlstack.json").read_text())
+    state = json.loads(state_path(settings).read_text())
     assert set(state["servers"]) == {"prodserver", "devserver", "worker-1"}
 
     cloud.calls.clear()
@@ -296,7 +302,7 @@ def test_destroy_deletes_the_workers_and_their_group(cloud, provider, settings):
     expected |= {"/v2.1/os-keypairs/mlstack-key"}
     assert deleted == expected
     assert cloud.servers == {} and cloud.security_groups == {} and cloud.floating_ips == {}
-    assert not (settings.state_dir / "openstack-mlstack.json").exists()
+    assert not state_path(settings).exists()
 
 
 def test_destroy_leaves_a_worker_named_like_ours_that_the_launcher_did_not_make(cloud, provider, settings):
@@ -370,7 +376,7 @@ def test_a_rerun_without_workers_keeps_the_workers_that_exist(cloud, settings, w
     assert {s["name"]: s["id"] for s in cloud.servers.values()} == ids
     hosts = yaml.safe_load((isolated / "inventory" / "hosts.yml").read_text())["all"]["children"]
     assert sorted(hosts["workers"]["hosts"]) == ["mlstack-worker-1", "mlstack-worker-2"]
-    for line in ("python start_instances.py --provider openstack --status", "--destroy"):
+    for line in ("python start_instances.py --provider openstack --prefix mlstack --status", "--destroy"):
         assert line in out
 
 

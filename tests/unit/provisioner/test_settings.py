@@ -198,3 +198,41 @@ def test_the_port_settings_say_what_0_and_a_busy_port_mean():
 
     for name in ("local_ssh_port_base", "local_app_port"):
         assert "0 = any free port; a busy port falls back to a free one" in FIELD_HELP[name]
+
+
+@pytest.mark.parametrize("prefix", ["demo\n", " demo", "demo ", "de mo", "demo\t", "démo", "demo_1", "-demo"])
+def test_a_prefix_with_whitespace_or_invalid_characters_is_refused(tmp_path, prefix):
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"prefix": prefix}, env={}, settings_file=empty(tmp_path))
+    assert f"bad prefix {prefix!r}" in str(caught.value)
+    assert "lowercase letters, digits or '-'" in str(caught.value)
+
+
+def test_api_timeout_and_retries_from_every_layer(tmp_path):
+    file = write(tmp_path / "s.yml", "api_timeout: 12\napi_retries: 0\n")
+    settings = load_settings({}, env={}, settings_file=file)
+    assert (settings.api_timeout, settings.api_retries) == (12.0, 0)
+    settings = load_settings(
+        cli_values(["--api-timeout", "5", "--region", "RegionTwo"]),
+        env={"MLSTACK_API_RETRIES": "4"},
+        settings_file=file,
+    )
+    assert (settings.api_timeout, settings.api_retries, settings.region) == (5.0, 4, "RegionTwo")
+    with pytest.raises(ConfigError, match="api_timeout must be positive"):
+        load_settings({"api_timeout": 0.0}, env={}, settings_file=empty(tmp_path))
+
+
+def test_the_default_prefix_on_openstack_tells_users_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "Alice.Smith")
+    on_cloud = load_settings({"provider": "openstack"}, env={}, settings_file=empty(tmp_path))
+    assert on_cloud.prefix == "mlstack-alice-smith"
+    local = load_settings({"provider": "local"}, env={}, settings_file=empty(tmp_path))
+    assert local.prefix == "mlstack", "local machines keep the short default"
+    given = load_settings({"provider": "openstack", "prefix": "team"}, env={}, settings_file=empty(tmp_path))
+    assert given.prefix == "team"
+
+
+def test_workers_have_a_documented_upper_bound(tmp_path):
+    assert load_settings({"workers": 50}, env={}, settings_file=empty(tmp_path)).workers == 50
+    with pytest.raises(ConfigError, match="at most 50 worker machines"):
+        load_settings({"workers": 5000}, env={}, settings_file=empty(tmp_path))

@@ -11,33 +11,40 @@ Credentials are the ecosystem's: ``openstack.connect(cloud=NAME)`` reads clouds.
 3. servers ``<prefix>-prodserver``, ``<prefix>-devserver`` and ``<prefix>-worker-1..N``: ACTIVE ones are
    reused (no POST), missing ones are all requested before any is waited for, so they build concurrently;
    a server in ERROR is reported with Nova's fault message, deleted, and the run fails;
-4. a floating IP for prodserver (a free one is reused before a new one is allocated; none when the
-   server's own address is public), and for devserver only with ``devserver_floating_ip`` -- otherwise
-   devserver is reached through prodserver. Workers never get one: they are reached through prodserver;
+4. a floating IP for prodserver (the one on its port, a free one this deployment recorded, else a new
+   one; none when the server's own address is public), and for devserver only with
+   ``devserver_floating_ip`` -- otherwise devserver is reached through prodserver. Workers never get
+   one: they are reached through prodserver;
 5. SSH and cloud-init (provisioner.wait).
 
 Workers numbered above N are left alone by ``up``; the launcher drains them (``surplus``), then deletes
 them (``remove_workers``), highest first. N None (``workers`` not set) keeps the worker servers that
 exist (``fleet.resolve``).
 
-Everything created is recorded at once in ``<state_dir>/openstack-<prefix>.json``; ``down`` deletes only
-that (and servers tagged with our prefix), so a user's own resources are never removed.
+Everything created is recorded at once in ``<state_dir>/openstack-<cloud>-<hash>-<prefix>.json``;
+``down`` deletes only that (and servers carrying this deployment's id), so nobody else's resources are
+ever removed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
+import dataclasses
+import hashlib
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from provisioner import cloudinit, fleet, keys, ssh
-from provisioner.errors import ConfigError, LauncherError, ProviderError, WaitTimeout
+from provisioner.errors import ConfigError, ProviderError, WaitTimeout
 from provisioner.fleet import Slot
 from provisioner.machine import ROLES, WORKER_ROLE, Machine
+from provisioner.providers.openstack import connection, preflight, security_groups
+from provisioner.providers.openstack import floating as floating_ips
+from provisioner.providers.openstack.cloud_errors import cloud_errors
+from provisioner.providers.openstack.security_groups import CIDR_PORTS, GROUPS, PEER_PORTS
 from provisioner.settings import Settings
 from provisioner.state import StateFile
 from provisioner.wait import say, wait_for_machines
@@ -48,128 +55,20 @@ if TYPE_CHECKING:
 Out = Callable[[str], None]
 Waiter = Callable[..., None]
 
-APP_PORT = 5100
-RABBITMQ_PORT = 5672
 META_PREFIX = "mlstack_prefix"
 META_ROLE = "mlstack_role"
-GROUPS = (*ROLES, WORKER_ROLE)
-# security group (named <prefix>-<group>) -> ports open from allowed_cidr
-CIDR_PORTS: dict[str, tuple[int, ...]] = {"prodserver": (22, APP_PORT), "devserver": (22,), WORKER_ROLE: ()}
-# security group -> (peer group, ports the peer's members may reach)
-PEER_PORTS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
-    "prodserver": (("devserver", (22, APP_PORT)), (WORKER_ROLE, (RABBITMQ_PORT,))),
-    "devserver": (("prodserver", (22,)),),
-    WORKER_ROLE: (("prodserver", (22,)),),
+META_DEPLOYMENT = "mlstack_deployment"
+META_USER = "mlstack_user"
+# existing servers: states that end in ACTIVE by themselves, and those the launcher brings back
+WAIT_STATES = frozenset({"BUILD", "REBOOT", "HARD_REBOOT", "MIGRATING", "RESIZE", "REVERT_RESIZE", "REBUILD"})
+RESUME_ACTIONS: dict[str, tuple[str, str]] = {
+    "SHUTOFF": ("starting it", "start_server"),
+    "SHELVED": ("unshelving it", "unshelve_server"),
+    "SHELVED_OFFLOADED": ("unshelving it", "unshelve_server"),
+    "SUSPENDED": ("resuming it", "resume_server"),
+    "PAUSED": ("unpausing it", "unpause_server"),
+    "VERIFY_RESIZE": ("confirming its resize (Nova waits for that)", "confirm_server_resize"),
 }
-CLOUDS_YAML_HINT = (
-    "put your cloud in clouds.yaml (./clouds.yaml, ~/.config/openstack/clouds.yaml or "
-    "/etc/openstack/clouds.yaml) and pass --cloud NAME or set OS_CLOUD=NAME, or source your OpenStack RC "
-    "file (OS_AUTH_URL, OS_USERNAME/OS_PASSWORD or OS_APPLICATION_CREDENTIAL_ID/_SECRET, ...); "
-    "to run without a cloud use --provider local"
-)
-
-
-def close_matches(wanted: str, names: Collection[str]) -> str:
-    """``; close matches: a, b`` or ``; available: ...`` (never empty-handed)."""
-    names = sorted({n for n in names if n})
-    close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.4)
-    if not close:
-        close = [n for n in names if wanted.lower() in n.lower()][:5]
-    if close:
-        return "close matches: " + ", ".join(close)
-    if names:
-        shown = ", ".join(names[:15]) + (", ..." if len(names) > 15 else "")
-        return "available: " + shown
-    return "the cloud lists none"
-
-
-def _is_quota(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "quota" in text or "limit exceeded" in text
-
-
-@contextlib.contextmanager
-def cloud_errors(settings: Settings) -> Iterator[None]:
-    """Translate openstacksdk/keystoneauth exceptions into LauncherErrors with a person's message."""
-    from keystoneauth1 import exceptions as ks
-    from openstack import exceptions as sdk
-
-    try:
-        yield
-    except LauncherError:
-        raise
-    except (ks.ClientException, sdk.SDKException) as exc:
-        # openstacksdk sometimes wraps a keystoneauth error (Connection.authorize): judge the original
-        original = exc.__context__ if isinstance(exc.__context__, ks.ClientException) else exc
-        raise translate(settings, original) from None
-
-
-def translate(settings: Settings, exc: Exception) -> LauncherError:
-    """The LauncherError for an openstacksdk or keystoneauth exception."""
-    from keystoneauth1 import exceptions as ks
-    from openstack import exceptions as sdk
-
-    where = f"cloud {settings.cloud!r}" if settings.cloud else "the cloud"
-    if isinstance(
-        exc, ks.MissingRequiredOptions | ks.MissingAuthPlugin | ks.NoMatchingPlugin | ks.MissingAuthMethods
-    ):
-        return ConfigError("no OpenStack credentials found", CLOUDS_YAML_HINT)
-    if isinstance(exc, sdk.ConfigException):
-        return ConfigError(f"OpenStack configuration: {exc}", CLOUDS_YAML_HINT)
-    if isinstance(exc, ks.Unauthorized):
-        return _http_error(where, 401, exc)
-    if isinstance(exc, ks.ConnectFailure | ks.ConnectTimeout | ks.DiscoveryFailure | ks.SSLError):
-        return ProviderError(f"cannot reach {where}: {exc}", "check auth_url and your network/proxy")
-    if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog):
-        return ProviderError(f"{where} has no usable endpoint: {exc}", "check region_name and interface")
-    if isinstance(exc, ks.HttpError):
-        return _http_error(where, exc.http_status, exc)
-    if isinstance(exc, sdk.ResourceTimeout):
-        return WaitTimeout(f"{where}: {exc}")
-    if isinstance(exc, sdk.HttpException):
-        return _http_error(where, exc.status_code, exc)
-    return ProviderError(f"{where}: {exc}")
-
-
-def _http_error(where: str, status: int | None, exc: Exception) -> LauncherError:
-    detail = getattr(exc, "details", None) or str(exc)
-    if status == 401:
-        return ProviderError(
-            f"Keystone refused the credentials for {where} (401 Unauthorized)",
-            "check the user/password or the application credential id/secret (and that it has not expired); "
-            "`openstack token issue` with the same settings shows the same answer",
-        )
-    if status in (403, 413, 409) and _is_quota(exc):
-        return ProviderError(
-            f"quota exceeded on {where}: {detail}",
-            "free some resources or ask for a larger quota (`openstack limits show --absolute`, "
-            "`openstack quota show`); a smaller --flavor may fit",
-        )
-    if status == 403:
-        return ProviderError(f"{where} forbids this operation (403): {detail}")
-    return ProviderError(f"{where} answered HTTP {status}: {detail}")
-
-
-def _find(finder: Callable[..., Any], name: str) -> Any:
-    """``finder(name)`` or None when the cloud has no such thing."""
-    from openstack import exceptions as sdk
-
-    try:
-        return finder(name, ignore_missing=False)
-    except sdk.NotFoundException:
-        return None
-
-
-def _find_named(
-    finder: Callable[..., Any], name: str, what: str, listing: Callable[[], Iterable[Any]], option: str
-) -> Any:
-    """``finder(name)``; when the cloud has no such thing, a ConfigError naming the closest names of
-    ``listing()`` and the option to pass."""
-    found = _find(finder, name)
-    if found is None:
-        names = [item.name for item in listing()]
-        raise ConfigError(f"{what} {name!r} not found; {close_matches(name, names)}", f"pass {option} NAME")
-    return found
 
 
 def _addresses(server: Any) -> tuple[str | None, str | None]:
@@ -205,6 +104,17 @@ def _fault(server: Any) -> str:
     return text
 
 
+def require_allowed_cidr(settings: Settings) -> None:
+    """On a cloud, SSH and the app are opened to ``allowed_cidr`` only when the user has said which."""
+    if settings.allowed_cidr is None:
+        raise ConfigError(
+            "on OpenStack, say who may reach SSH (22) and the app (5100): --allowed-cidr is not set",
+            "give your own address (--allowed-cidr 203.0.113.7/32; `curl -s https://ifconfig.me` shows it), "
+            "your network (--allowed-cidr 192.0.2.0/24), or --allowed-cidr 0.0.0.0/0 to open them to "
+            "everyone; MLSTACK_ALLOWED_CIDR or `allowed_cidr:` in mlstack.yml work too",
+        )
+
+
 class OpenStackProvider:
     """The Provider protocol on an OpenStack cloud."""
 
@@ -220,17 +130,15 @@ class OpenStackProvider:
         self.out = out
         self.poll_interval = poll_interval
 
+    @staticmethod
+    def check_settings(settings: Settings) -> None:
+        """What bringing the machines up needs from the settings, checked before the first request."""
+        require_allowed_cidr(settings)
+
     # ---- connection and state -------------------------------------------------------------------
 
-    @staticmethod
-    def _connect(settings: Settings) -> Connection:
-        import openstack
-
-        if settings.verbose >= 2:
-            openstack.enable_logging(debug=True)
-        conn = openstack.connect(cloud=settings.cloud, app_name="mlstack-launcher")
-        conn.authorize()
-        return conn
+    def _connect(self, settings: Settings) -> Connection:
+        return connection.connect(settings, self.out)
 
     def connect(self, settings: Settings) -> Connection:
         """An authorised Connection (errors become LauncherErrors)."""
@@ -238,53 +146,34 @@ class OpenStackProvider:
             return self._connect_fn(settings)
 
     @staticmethod
-    def state_file(settings: Settings) -> StateFile:
-        """``<state_dir>/openstack-<prefix>.json``."""
-        return StateFile(settings.state_dir / f"openstack-{settings.prefix}.json")
+    def state_file(settings: Settings, conn: Connection) -> StateFile:
+        """``<state_dir>/openstack-<cloud>-<hash of auth_url and project>-<prefix>.json``: one per cloud,
+        project and prefix, so the same prefix on two clouds never mixes their records. A state file of
+        the launcher before this naming (``openstack-<prefix>.json``) of the same cloud is taken over."""
+        auth = str((conn.config.config.get("auth") or {}).get("auth_url") or "")
+        digest = hashlib.sha256(f"{auth}|{conn.current_project_id}".encode()).hexdigest()[:8]
+        label = re.sub(r"[^A-Za-z0-9_.-]+", "-", settings.cloud or "env")
+        path = settings.state_dir / f"openstack-{label}-{digest}-{settings.prefix}.json"
+        legacy = settings.state_dir / f"openstack-{settings.prefix}.json"
+        if not path.exists() and legacy.is_file():
+            old = StateFile(legacy)
+            if old.data.get("cloud") == settings.cloud:
+                legacy.replace(path)
+        return StateFile(path)
 
     # ---- lookups ----------------------------------------------------------------------------------
 
-    def _find_image(self, conn: Connection, name: str) -> Any:
-        return _find_named(conn.image.find_image, name, "image", conn.image.images, "--image")
-
-    def _find_flavor(self, conn: Connection, name: str) -> Any:
-        return _find_named(conn.compute.find_flavor, name, "flavor", conn.compute.flavors, "--flavor")
-
-    def _find_network(self, conn: Connection, name: str | None) -> Any:
-        if name:
-            return _find_named(conn.network.find_network, name, "network", conn.network.networks, "--network")
-        candidates = [n for n in conn.network.networks() if not n.is_router_external]
-        own = [n for n in candidates if n.project_id == conn.current_project_id]
-        if len(candidates) == 1 or len(own) == 1:
-            return candidates[0] if len(candidates) == 1 else own[0]
-        if not candidates:
-            raise ConfigError(
-                "the project has no network for the servers", "create one or pass --network NAME"
-            )
-        names = ", ".join(sorted(n.name for n in candidates))
-        raise ConfigError(
-            f"several networks could hold the servers: {names}", "choose one with --network NAME"
-        )
-
-    def _find_floating_network(self, conn: Connection, settings: Settings) -> Any:
-        if settings.floating_network:
-            return _find_named(
-                conn.network.find_network,
-                settings.floating_network,
-                "floating network",
-                lambda: conn.network.networks(is_router_external=True),
-                "--floating-network",
-            )
-        external = list(conn.network.networks(is_router_external=True))
-        if not external:
-            raise ProviderError(
-                "no external network to take a floating IP from",
-                "pass --floating-network NAME, or use a --network whose addresses are public",
-            )
-        return sorted(external, key=lambda n: n.name or "")[0]
-
     def _get_server(self, conn: Connection, name: str) -> Any:
         return conn.get_server(name, bare=True)
+
+    def _servers_by_name(self, conn: Connection, settings: Settings) -> dict[str, Any]:
+        """The project's servers whose names start with ``<prefix>-``, by name (one list call)."""
+        pattern = f"^{re.escape(settings.prefix)}-"
+        return {
+            server.name: server
+            for server in conn.compute.servers(details=True, name=pattern)
+            if (server.name or "").startswith(f"{settings.prefix}-")
+        }
 
     def _existing_workers(self, conn: Connection, settings: Settings) -> dict[int, Any]:
         """The servers named ``<prefix>-worker-<n>`` in the project, by n (one list call)."""
@@ -298,10 +187,69 @@ class OpenStackProvider:
 
     @staticmethod
     def _is_ours(settings: Settings, state: StateFile, slot: Slot, server: Any) -> bool:
-        return (
-            state.section("servers").get(slot.hostname) == server.id
-            or (server.metadata or {}).get(META_PREFIX) == settings.prefix
+        """Recorded in this deployment's state file, or tagged with its deployment id (never: named like
+        ours, or tagged with our prefix only -- a colleague with the same prefix has those too)."""
+        deployment = state.data.get("deployment")
+        return state.section("servers").get(slot.hostname) == server.id or (
+            bool(deployment) and (server.metadata or {}).get(META_DEPLOYMENT) == deployment
         )
+
+    @staticmethod
+    def _group_is_ours(state: StateFile, role: str, group: Any) -> bool:
+        deployment = state.data.get("deployment")
+        return state.section("security_groups").get(role) == group.id or (
+            bool(deployment) and f"deployment {deployment}" in (group.description or "")
+        )
+
+    def _refuse_foreign(self, conn: Connection, settings: Settings, state: StateFile) -> None:
+        """Stop, before anything is created, when a server or security group with one of our names exists
+        that this deployment did not make (a colleague's, or another checkout's)."""
+        foreign: list[str] = []
+        existing = self._existing_workers(conn, settings)
+        slots = {slot: self._get_server(conn, slot.name) for slot in fleet.servers(settings)}
+        slots.update({fleet.worker(settings, n): server for n, server in existing.items()})
+        for slot, server in slots.items():
+            if server is not None and not self._is_ours(settings, state, slot, server):
+                meta = server.metadata or {}
+                owner = meta.get(META_USER) or getattr(server, "user_id", None) or "?"
+                foreign.append(
+                    f"server {server.name} (user {owner}, deployment {meta.get(META_DEPLOYMENT, '-')})"
+                )
+        for role in GROUPS:
+            group = conn.get_security_group(settings.server_name(role))
+            if group is not None and not self._group_is_ours(state, role, group):
+                foreign.append(f"security group {group.name} ({group.description or 'no description'})")
+        if foreign:
+            raise ConfigError(
+                f"{'; '.join(foreign)}: named like this deployment's, but not made by it "
+                f"(prefix {settings.prefix!r}, state file {state.path}); nothing was changed",
+                "choose another --prefix; if they are yours from another checkout, run there or copy its "
+                "state file here",
+            )
+
+    @staticmethod
+    def _deployment(state: StateFile, conn: Connection) -> str:
+        """This deployment's id (kept in the state file; saved with the first thing recorded)."""
+        deployment = state.data.get("deployment")
+        if not isinstance(deployment, str) or not deployment:
+            deployment = state.data["deployment"] = uuid.uuid4().hex
+        state.data.setdefault("user_id", conn.current_user_id)
+        return deployment
+
+    def _preflight(self, conn: Connection, settings: Settings) -> preflight.Checked:
+        """Image, flavor, network, the external network and the quota for what this run creates."""
+        named = self._servers_by_name(conn, settings)
+        existing = {slot: named.get(slot.name) for slot in fleet.wanted(settings)}
+        by_role = {slot.role: server for slot, server in existing.items() if not slot.is_worker}
+
+        def lacks_floating_ip(server: Any) -> bool:
+            return settings.access != "fixed" and (server is None or not _addresses(server)[1])
+
+        needs_floating_ip = lacks_floating_ip(by_role.get("prodserver")) or (
+            settings.devserver_floating_ip and lacks_floating_ip(by_role.get("devserver"))
+        )
+        missing = sum(1 for server in existing.values() if server is None)
+        return preflight.check(conn, settings, missing, needs_floating_ip, self.out)
 
     # ---- keypair and security groups -------------------------------------------------------------
 
@@ -321,77 +269,6 @@ class OpenStackProvider:
         state.record("created", "keypair", name)
         self.out(f"  keypair        {name}: created from {settings.public_key}")
 
-    @staticmethod
-    def _has_rule(group: Any, port: int, cidr: str | None = None, remote_group: str | None = None) -> bool:
-        for rule in group.security_group_rules or []:
-            if rule.get("direction") != "ingress" or rule.get("protocol") not in ("tcp", "6"):
-                continue
-            low, high = rule.get("port_range_min"), rule.get("port_range_max")
-            if low is None or high is None or not low <= port <= high:
-                continue
-            if remote_group and rule.get("remote_group_id") == remote_group:
-                return True
-            prefix = rule.get("remote_ip_prefix")
-            if (
-                cidr
-                and prefix
-                and ipaddress.ip_network(prefix, strict=False) == ipaddress.ip_network(cidr, strict=False)
-            ):
-                return True
-        return False
-
-    def _ensure_security_groups(
-        self, conn: Connection, settings: Settings, state: StateFile
-    ) -> dict[str, Any]:
-        """prodserver's and devserver's groups, and the workers' group when there are (or were) workers."""
-        groups: dict[str, Any] = {}
-        descriptions = {
-            "prodserver": "mlstack prodserver: SSH and the app; RabbitMQ from the workers",
-            "devserver": "mlstack devserver: SSH",
-            WORKER_ROLE: "mlstack worker machines: SSH from prodserver only",
-        }
-        for role in GROUPS:
-            name = settings.server_name(role)
-            group = conn.get_security_group(name)
-            if group is None and role == WORKER_ROLE and not settings.workers:
-                continue
-            if group is None:
-                group = conn.create_security_group(name, descriptions[role])
-                state.record("security_groups", role, group.id)
-                self.out(f"  security group {name}: created")
-            else:
-                self.out(f"  security group {name}: reused")
-            groups[role] = group
-        cidr = str(ipaddress.ip_network(settings.allowed_cidr, strict=False))
-        ethertype = "IPv6" if ipaddress.ip_network(cidr).version == 6 else "IPv4"
-        for role, group in groups.items():
-            for port in CIDR_PORTS[role]:
-                if not self._has_rule(group, port, cidr=cidr):
-                    conn.create_security_group_rule(
-                        group.id,
-                        port_range_min=port,
-                        port_range_max=port,
-                        protocol="tcp",
-                        remote_ip_prefix=cidr,
-                        direction="ingress",
-                        ethertype=ethertype,
-                    )
-            for peer, ports in PEER_PORTS[role]:
-                if peer not in groups:
-                    continue
-                for port in ports:
-                    if not self._has_rule(group, port, remote_group=groups[peer].id):
-                        conn.create_security_group_rule(
-                            group.id,
-                            port_range_min=port,
-                            port_range_max=port,
-                            protocol="tcp",
-                            remote_group_id=groups[peer].id,
-                            direction="ingress",
-                            ethertype="IPv4",
-                        )
-        return groups
-
     # ---- servers ------------------------------------------------------------------------------------
 
     def _delete_errored(
@@ -407,11 +284,36 @@ class OpenStackProvider:
             f"what was created is recorded in {state.path} and removed with --destroy",
         )
 
+    @staticmethod
+    def _server_options(settings: Settings, checked: preflight.Checked) -> dict[str, Any]:
+        """create_server's options for a real cloud: config drive, availability zone, boot volume."""
+        options: dict[str, Any] = {}
+        if settings.config_drive:
+            options["config_drive"] = True
+        if settings.availability_zone:
+            options["availability_zone"] = settings.availability_zone
+        if checked.boot_from_volume:
+            options.update(boot_from_volume=True, volume_size=settings.volume_size, terminate_volume=True)
+        return options
+
     def _create_server(
-        self, conn: Connection, settings: Settings, slot: Slot, image: Any, flavor: Any, network: Any
+        self,
+        conn: Connection,
+        settings: Settings,
+        state: StateFile,
+        slot: Slot,
+        image: Any,
+        flavor: Any,
+        network: Any,
+        checked: preflight.Checked,
     ) -> Any:
         userdata = cloudinit.render(slot.role, keys.public_key_text(settings))
-        meta = {META_PREFIX: settings.prefix, META_ROLE: slot.role}
+        meta = {
+            META_PREFIX: settings.prefix,
+            META_ROLE: slot.role,
+            META_DEPLOYMENT: state.data["deployment"],
+            META_USER: str(conn.current_user_id),
+        }
         server = conn.create_server(
             slot.name,
             image=image,
@@ -423,6 +325,7 @@ class OpenStackProvider:
             meta=meta,
             auto_ip=False,
             wait=False,
+            **self._server_options(settings, checked),
         )
         self.out(
             f"  {slot.hostname:<11} {slot.name}: requested "
@@ -475,12 +378,34 @@ class OpenStackProvider:
             time.sleep(self.poll_interval)
         return ready
 
+    def _bring_back(self, conn: Connection, slot: Slot, server: Any) -> None:
+        """An existing server on its way to ACTIVE: reused when ACTIVE, waited on in a transient state,
+        started, unshelved, resumed, unpaused or its resize confirmed; otherwise a ProviderError."""
+        status = str(server.status)
+        label = f"  {slot.hostname:<11} {server.name}: {status}"
+        if status == "ACTIVE":
+            self.out(f"{label}: reused")
+        elif status in WAIT_STATES:
+            self.out(f"{label}: waiting for it to become ACTIVE")
+        elif status in RESUME_ACTIONS:
+            what, method = RESUME_ACTIONS[status]
+            self.out(f"{label}: {what}")
+            getattr(conn.compute, method)(server)
+        else:
+            raise ProviderError(
+                f"server {server.name} is {status}; the launcher reuses ACTIVE servers and brings back "
+                f"{', '.join(sorted([*WAIT_STATES, *RESUME_ACTIONS]))}",
+                "look at it with `openstack server show`; bring it back to ACTIVE, or remove it with "
+                "--destroy",
+            )
+
     def _servers_up(
-        self, conn: Connection, settings: Settings, state: StateFile
+        self, conn: Connection, settings: Settings, state: StateFile, checked: preflight.Checked
     ) -> tuple[dict[Slot, Any], set[str]]:
         """ACTIVE servers for every wanted slot, and the names of those created in this run."""
         slots = fleet.wanted(settings)
-        existing = {slot: self._get_server(conn, slot.name) for slot in slots}
+        named = self._servers_by_name(conn, settings)  # one list call, however many workers
+        existing = {slot: named.get(slot.name) for slot in slots}
         for slot, server in existing.items():
             if server is not None and server.status == "ERROR":
                 self._delete_errored(conn, settings, slot, server, state)
@@ -488,27 +413,16 @@ class OpenStackProvider:
         created: set[str] = set()
         missing = [slot for slot in slots if existing[slot] is None]
         if missing:
-            image = self._find_image(conn, settings.image)
-            flavor = self._find_flavor(conn, settings.flavor)
-            network = self._find_network(conn, settings.network)
+            image, flavor, network = checked.image, checked.flavor, checked.network
             for slot in missing:
-                server = self._create_server(conn, settings, slot, image, flavor, network)
+                server = self._create_server(conn, settings, state, slot, image, flavor, network, checked)
                 state.record("servers", slot.hostname, server.id)
                 ids[slot] = server.id
                 created.add(slot.name)
         for slot, server in existing.items():
             if server is None:
                 continue
-            if server.status == "ACTIVE":
-                self.out(f"  {slot.hostname:<11} {server.name}: reused (ACTIVE)")
-            elif server.status == "SHUTOFF":
-                self.out(f"  {slot.hostname:<11} {server.name}: SHUTOFF, starting it")
-                conn.compute.start_server(server)
-            elif server.status not in ("BUILD", "REBOOT", "HARD_REBOOT"):
-                raise ProviderError(
-                    f"server {server.name} is {server.status}; the launcher only reuses ACTIVE servers",
-                    "bring it back to ACTIVE (`openstack server show`) or remove it with --destroy",
-                )
+            self._bring_back(conn, slot, server)
             ids[slot] = server.id
         active = self._wait_active(conn, settings, ids, state)
         return {slot: active[slot] for slot in slots}, created
@@ -516,28 +430,39 @@ class OpenStackProvider:
     # ---- floating IPs -------------------------------------------------------------------------------
 
     def _public_address(
-        self, conn: Connection, settings: Settings, role: str, server: Any, state: StateFile, fips: list[Any]
+        self,
+        conn: Connection,
+        settings: Settings,
+        role: str,
+        server: Any,
+        state: StateFile,
+        fips: list[Any],
+        external: Any = None,
     ) -> str:
-        fixed, floating = _addresses(server)
-        if floating:
-            return floating
-        for fip in fips:
-            if fip.port_id and fixed and fip.fixed_ip_address == fixed:
-                return fip.floating_ip_address
-        if _is_public(fixed):
+        """The server's floating IP (found by its port), its own address when public, or a floating IP
+        this deployment recorded or allocates now."""
+        fixed, _ = _addresses(server)
+        if settings.access == "fixed":  # reached on its own network (VPN, provider network)
+            if not fixed:
+                raise ProviderError(f"server {server.name} has no IPv4 address")
             return str(fixed)
-        network = self._find_floating_network(conn, settings)
-        free = [f for f in fips if not f.port_id and f.floating_network_id == network.id]
-        if free:
-            fip = sorted(free, key=lambda f: f.floating_ip_address)[0]
-            conn.add_ip_list(server, [fip.floating_ip_address], wait=True, timeout=120)
-            fips.remove(fip)
-            self.out(f"  {role:<11} floating IP {fip.floating_ip_address}: reused (was free)")
-            return fip.floating_ip_address
-        fip = conn.create_floating_ip(network=network.id, server=server, wait=True, timeout=120)
-        state.record("floating_ips", fip.id, fip.floating_ip_address)
-        self.out(f"  {role:<11} floating IP {fip.floating_ip_address}: allocated from {network.name}")
-        return fip.floating_ip_address
+        ports = floating_ips.server_ports(conn, server)
+        bound = floating_ips.attached(fips, ports)
+        if bound is not None:
+            return str(bound.floating_ip_address)
+        if settings.access == "auto" and _is_public(fixed):
+            return str(fixed)
+        return floating_ips.ensure(conn, settings, state, role, server, fips, self.out, external)
+
+    @staticmethod
+    def _network_mtu(conn: Connection, servers: dict[Slot, Any]) -> int | None:
+        """The MTU of prodserver's network (Neutron's ``mtu``), or None when the cloud does not say."""
+        prod = next(server for slot, server in servers.items() if slot.role == "prodserver")
+        ports = floating_ips.server_ports(conn, prod)
+        if not ports:
+            return None
+        mtu = conn.network.get_network(ports[0].network_id).mtu
+        return int(mtu) if mtu else None
 
     def _behind_prodserver(
         self, settings: Settings, server: Any, role: str, jump_host: str | None, **extra: str
@@ -546,7 +471,8 @@ class OpenStackProvider:
         address when it has one. Workers always go through prodserver: their security group lets SSH in
         from prodserver's group only."""
         fixed, floating = _addresses(server)
-        if role != WORKER_ROLE and (floating or _is_public(fixed)):
+        direct = floating or _is_public(fixed) or (settings.access == "fixed" and fixed)
+        if role != WORKER_ROLE and direct:
             address, jump = str(floating or fixed), None
         else:
             if not fixed:
@@ -569,12 +495,17 @@ class OpenStackProvider:
         )
 
     def _machines(
-        self, conn: Connection, settings: Settings, servers: dict[Slot, Any], state: StateFile
+        self,
+        conn: Connection,
+        settings: Settings,
+        servers: dict[Slot, Any],
+        state: StateFile,
+        external: Any = None,
     ) -> list[Machine]:
-        fips = list(conn.list_floating_ips())
+        fips = list(conn.network.ips(project_id=conn.current_project_id))
         by_role = {slot.role: server for slot, server in servers.items() if not slot.is_worker}
         prod = by_role["prodserver"]
-        prod_public = self._public_address(conn, settings, "prodserver", prod, state, fips)
+        prod_public = self._public_address(conn, settings, "prodserver", prod, state, fips, external)
         machines = [
             Machine(
                 name=prod.name,
@@ -587,7 +518,7 @@ class OpenStackProvider:
         ]
         dev = by_role["devserver"]
         if settings.devserver_floating_ip:
-            dev_address = self._public_address(conn, settings, "devserver", dev, state, fips)
+            dev_address = self._public_address(conn, settings, "devserver", dev, state, fips, external)
             machines.append(
                 Machine(
                     name=dev.name,
@@ -610,35 +541,38 @@ class OpenStackProvider:
         prod = self._get_server(conn, settings.server_name("prodserver"))
         if prod is None:
             return None
-        fixed, floating = _addresses(prod)
-        if floating:
-            return floating
-        if _is_public(fixed):
-            return fixed
-        for fip in conn.list_floating_ips():
-            if fip.port_id and fixed and fip.fixed_ip_address == fixed:
-                return str(fip.floating_ip_address)
-        return None
+        bound = floating_ips.attached(conn.network.ips(), floating_ips.server_ports(conn, prod))
+        if bound is not None:
+            return str(bound.floating_ip_address)
+        fixed, _ = _addresses(prod)
+        return fixed if _is_public(fixed) or settings.access == "fixed" else None
 
     # ---- the Provider verbs -------------------------------------------------------------------------
 
     def up(self, settings: Settings) -> list[Machine]:
         """Create or reuse everything, wait until every machine is ready; the Machine records (prodserver,
         devserver, worker-1..N)."""
+        require_allowed_cidr(settings)
         conn = self.connect(settings)  # credentials first: no key is generated for a run that cannot start
         settings = keys.resolve(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         state.data.setdefault("cloud", settings.cloud)
         with cloud_errors(settings):
+            deployment = self._deployment(state, conn)
             self.out(
                 f"OpenStack {settings.cloud or '(OS_CLOUD / OS_* variables)'}: "
-                f"project {conn.current_project_id}"
+                f"project {conn.current_project_id}, user {conn.current_user_id}, deployment {deployment}"
             )
+            self._refuse_foreign(conn, settings, state)
             settings = fleet.resolve(settings, self._existing_workers(conn, settings))
+            checked = self._preflight(conn, settings)  # nothing is created before this passes
             self._ensure_keypair(conn, settings, state)
-            self._ensure_security_groups(conn, settings, state)
-            servers, created = self._servers_up(conn, settings, state)
-            machines = self._machines(conn, settings, servers, state)
+            security_groups.ensure(conn, settings, state, self.out)
+            servers, created = self._servers_up(conn, settings, state, checked)
+            machines = self._machines(conn, settings, servers, state, checked.floating_network)
+            mtu = self._network_mtu(conn, servers)
+            if mtu:  # for Docker Engine's daemon options (provisioner.netvars)
+                machines = [dataclasses.replace(m, extra={**m.extra, "mtu": str(mtu)}) for m in machines]
         self.waiter(machines, settings, new=created, progress=self.out)
         return machines
 
@@ -646,8 +580,13 @@ class OpenStackProvider:
         """The worker servers numbered above ``settings.workers``, highest first, reached through
         prodserver (``extra["running"]`` is "no" unless ACTIVE)."""
         conn = self.connect(settings)
+        state = self.state_file(settings, conn)
         with cloud_errors(settings):
-            existing = self._existing_workers(conn, settings)
+            existing = {
+                n: server
+                for n, server in self._existing_workers(conn, settings).items()
+                if self._is_ours(settings, state, fleet.worker(settings, n), server)
+            }
             numbers = fleet.surplus(fleet.resolve(settings, existing), existing)
             if not numbers:
                 return []
@@ -667,7 +606,7 @@ class OpenStackProvider:
     def remove_workers(self, settings: Settings, machines: list[Machine]) -> None:
         """Delete these worker servers, in this order (only those the launcher made)."""
         conn = self.connect(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         with cloud_errors(settings):
             for machine in machines:
                 slot = fleet.slot_for(settings, machine.name)
@@ -697,7 +636,7 @@ class OpenStackProvider:
         """Delete the servers (workers first, highest first), then the floating IPs, keypair and security
         groups this launcher created."""
         conn = self.connect(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         removed: list[str] = []
         with cloud_errors(settings):
             numbers = set(self._existing_workers(conn, settings))
@@ -759,7 +698,7 @@ class OpenStackProvider:
     def plan(self, settings: Settings) -> list[str]:
         """What up (or down, with settings.destroy) would do; reads the cloud, changes nothing."""
         conn = self.connect(settings)
-        state = self.state_file(settings)
+        state = self.state_file(settings, conn)
         with cloud_errors(settings):
             return (
                 self._plan_down(conn, settings, state)
@@ -768,6 +707,8 @@ class OpenStackProvider:
             )
 
     def _plan_up(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
+        require_allowed_cidr(settings)
+        self._refuse_foreign(conn, settings, state)
         settings = fleet.resolve(settings, self._existing_workers(conn, settings))
         lines: list[str] = []
         name = settings.keypair_name
@@ -801,9 +742,10 @@ class OpenStackProvider:
             else:
                 lines.append(f"server {server.name}: reuse ({server.status})")
         if to_create:
-            image = self._find_image(conn, settings.image)
-            flavor = self._find_flavor(conn, settings.flavor)
-            network = self._find_network(conn, settings.network)
+            notes: list[str] = []
+            checked = preflight.check(conn, settings, len(to_create), False, notes.append)
+            image, flavor, network = checked.image, checked.flavor, checked.network
+            lines += [note.strip() for note in notes]
             for slot in to_create:
                 lines.append(
                     f"server {slot.name}: create (image {image.name}, flavor {flavor.name}, "
@@ -815,9 +757,13 @@ class OpenStackProvider:
                 f"server {existing[number].name}: drain, then delete (workers={settings.workers}; "
                 "the highest-numbered go first)"
             )
-        free = [f for f in conn.list_floating_ips() if not f.port_id]
-        fip_plan = f"reuse free {free[0].floating_ip_address}" if free else "allocate one"
-        lines.append(f"floating IP for prodserver: keep its own, else {fip_plan}")
+        recorded = [f for f in conn.network.ips() if f.id in state.section("floating_ips") and not f.port_id]
+        fip_plan = (
+            f"reuse {recorded[0].floating_ip_address} (recorded by this deployment)"
+            if recorded
+            else "allocate one from the external network its router reaches"
+        )
+        lines.append(f"floating IP for prodserver: keep the one on its port, else {fip_plan}")
         lines.append(
             "devserver: "
             + ("a floating IP too" if settings.devserver_floating_ip else "reached through prodserver")
@@ -829,12 +775,15 @@ class OpenStackProvider:
     def _plan_down(self, conn: Connection, settings: Settings, state: StateFile) -> list[str]:
         lines = []
         workers = self._existing_workers(conn, settings)
-        for number in sorted(workers, reverse=True):
-            lines.append(f"delete server {workers[number].name} ({workers[number].status})")
-        for role in ROLES:
-            server = self._get_server(conn, settings.server_name(role))
-            if server is not None:
+        slots = [(fleet.worker(settings, n), workers[n]) for n in sorted(workers, reverse=True)]
+        slots += [(slot, self._get_server(conn, slot.name)) for slot in fleet.servers(settings)]
+        for slot, server in slots:
+            if server is None:
+                continue
+            if self._is_ours(settings, state, slot, server):
                 lines.append(f"delete server {server.name} ({server.status})")
+            else:
+                lines.append(f"leave server {server.name} alone: not made by this deployment")
         for address in state.section("floating_ips").values():
             lines.append(f"delete floating IP {address}")
         if state.section("created").get("keypair"):
