@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from provisioner import cli
+from provisioner import cli, offline
 from provisioner.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -45,6 +45,7 @@ def test_files_and_key_values_merge_in_order_and_reach_the_playbook(
         assert values["model_serving_dataset_file"] == UNSET
     vars_file = isolated / "state" / "extra-vars-mlstack.yml"
     assert yaml.safe_load(vars_file.read_text()) == {
+        **offline.LOCAL_MACHINE_VARS,  # the local provider's own, below the user's
         "greeting": "from-a",
         "only_base": True,
         "number": "2",
