@@ -136,7 +136,7 @@ def uwsgi(name: str, script: str, port: int, threads: int = 4) -> None:
         "--master", "--processes", "1", "--threads", str(threads),
         "--add-header", "Connection: close",
         "--buffer-size", "65535",
-        "--die-on-term", "--need-app",
+        "--die-on-term", "--need-app", "--lazy-apps",  # the master stays small: only the worker loads the app
         "--logto", str(LOGS / f"{name}.log"),
     )  # fmt: skip
 
