@@ -126,7 +126,7 @@ def start(bed: Bed, image: str, progress: Progress = offline.say) -> None:
     progress(f"  container {bed.name} started from {image}")
 
 
-def wait_ready(bed: Bed, timeout: float = 600, progress: Progress = offline.say) -> None:
+def wait_ready(bed: Bed, timeout: float = 900, progress: Progress = offline.say) -> None:
     """Until inside.py says READY; its last log lines when the container stops or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
