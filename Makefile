@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
-.PHONY: help venv up down status lint unit integration check test e2e slow molecule bench clean
+.PHONY: help venv up down status lint unit integration check test e2e slow molecule bench clean \
+	openstack-up openstack-down
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +64,13 @@ test: check e2e ## The whole test suite (what CI runs)
 bench: $(STAMP) ## Print the benchmark figures (each bench/*_bench.py in turn; serve_bench.py is the summary table)
 	scripts/ensure-docker.sh
 	set -e; for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b; done
+
+openstack-up: $(STAMP) ## Start the OpenStack test bed (real Zed control plane in a container); writes artifacts/openstack/clouds.yaml
+	scripts/ensure-docker.sh
+	$(PY) -m testbed.openstack up
+
+openstack-down: $(STAMP) ## Remove the OpenStack test bed's container (keeps its cached image)
+	$(PY) -m testbed.openstack down
 
 clean: ## Remove caches and artifacts (keeps .venv and secrets)
 	rm -rf $(ARTIFACTS) .pytest_cache .ruff_cache .hypothesis
