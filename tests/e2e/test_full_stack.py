@@ -274,10 +274,13 @@ def test_delivery_key_cannot_sudo_reach_docker_or_get_a_shell(stack: Stack, firs
         "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/root/.ssh/mlstack_workers_known_hosts "
         f"{DELIVERY_USER}@{address}"
     )
-    for command in ("'sudo -n true'", "'docker ps'", "id", "-tt </dev/null"):
+    for command in ("'sudo -n true'", "'docker ps'", "id"):
         out = stack.ssh("prodserver", f"{with_key} {command} 2>&1; echo rc=$?", check=False)
         assert "rc=0" not in out and "uid=" not in out, (command, out)
         assert "mlstack-worker-receive:" in out, (command, out)  # the forced command answered, nothing else
+    out = stack.ssh("prodserver", f"{with_key} -tt </dev/null 2>&1; echo rc=$?", check=False)
+    assert "rc=0" not in out and "uid=" not in out, out
+    assert "PTY allocation request failed" in out, out  # restrict: no terminal, so no interactive shell
 
     groups = stack.ssh("workers", f"id -nG {DELIVERY_USER}", name=name).split()
     assert groups == [DELIVERY_USER], groups
