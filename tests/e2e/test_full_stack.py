@@ -258,6 +258,46 @@ def test_git_push_reaches_every_worker_machine(stack: Stack, first_run) -> None:
     assert names <= {body["host"] for body in answers}, out
 
 
+DELIVERY_USER = "mlstack-delivery"
+
+
+def test_delivery_key_cannot_sudo_reach_docker_or_get_a_shell(stack: Stack, first_run) -> None:
+    """prodserver's delivery key logs in to a worker machine as the delivery account: through the key nothing
+    but the receive command; the account itself has no docker group and no sudo but that one rule (issue
+    13; before, the key logged in as appuser: sudo for everything, docker group)."""
+    settings = stack.ssh("prodserver", "cat /etc/mlstack/remote-workers.conf")
+    account = re.search(r"^REMOTE_USER=(\S+)$", settings, flags=re.M)
+    assert account and account[1].strip("'") == DELIVERY_USER, settings
+    name = worker_machines(stack)[0]
+    listed = stack.ssh("prodserver", "cat /etc/mlstack/workers.list").splitlines()
+    address = next(line.split()[1] for line in listed if line.split()[:1] == [name])
+    with_key = (
+        "sudo ssh -i /root/.ssh/mlstack_workers -o IdentitiesOnly=yes -o BatchMode=yes "
+        "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/root/.ssh/mlstack_workers_known_hosts "
+        f"{DELIVERY_USER}@{address}"
+    )
+    for command in ("'sudo -n true'", "'docker ps'", "id"):
+        out = stack.ssh("prodserver", f"{with_key} {command} 2>&1; echo rc=$?", check=False)
+        assert "rc=0" not in out and "uid=" not in out, (command, out)
+        assert "mlstack-worker-receive:" in out, (command, out)  # the forced command answered, nothing else
+    out = stack.ssh("prodserver", f"{with_key} -tt </dev/null 2>&1; echo rc=$?", check=False)
+    assert "rc=0" not in out and "uid=" not in out, out
+    assert "PTY allocation request failed" in out, out  # restrict: no terminal, so no interactive shell
+
+    groups = stack.ssh("workers", f"id -nG {DELIVERY_USER}", name=name).split()
+    assert groups == [DELIVERY_USER], groups
+    as_account = f"sudo -n -u {DELIVERY_USER} --"
+    out = stack.ssh("workers", f"{as_account} sudo -n true 2>&1; echo rc=$?", name=name, check=False)
+    assert "rc=0" not in out, out
+    out = stack.ssh("workers", f"{as_account} docker ps 2>&1; echo rc=$?", name=name, check=False)
+    assert "rc=0" not in out and "permission denied" in out.lower(), out
+    rules = stack.ssh("workers", f"sudo -l -U {DELIVERY_USER}", name=name)
+    allowed = rules.split("may run the following commands", 1)[1].splitlines()[1:]
+    assert [line.strip() for line in allowed if line.strip()] == [
+        "(root) NOPASSWD: /usr/local/sbin/mlstack-worker-receive"
+    ], rules
+
+
 def under_load(stack: Stack, action: Callable[[], Any], settle: float = 3.0) -> tuple[Any, list[int]]:
     """Run ``action`` while two clients send predictions, each one every 0.1 s or so (until ``settle``
     seconds after it ended; at most 3000 in all); its result and the status of every prediction."""

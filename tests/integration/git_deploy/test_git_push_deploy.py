@@ -22,7 +22,11 @@ from tests.integration.git_deploy.conftest import Shell, run_on
 pytestmark = [pytest.mark.machines, pytest.mark.slow]
 
 WORK = "~/mlstack/deploy"
-REPO = "$HOME/mlstack.git"
+# The deploy account on prodserver (role git_deploy), which owns the repository the deploy key pushes to.
+DEPLOY_USER = "mlstack-deploy"
+DEPLOY_HOME = "/var/lib/mlstack-deploy"
+REPO = f"{DEPLOY_HOME}/mlstack.git"
+GIT = f"sudo -u {DEPLOY_USER} git --git-dir={REPO}"
 CURRENT = "/opt/mlstack/current"
 KNOWN_ROW = [6, 148, 72, 35, 0, 33.6, 0.627, 50]
 MARKER = "pushed-from-devserver-7f3a"
@@ -59,7 +63,7 @@ def repo_model(stack: Stack) -> tuple[str, dict]:
 
 
 def server_main(stack: Stack) -> str:
-    return on(stack, "prodserver", f"git --git-dir={REPO} rev-parse refs/heads/main").strip()
+    return on(stack, "prodserver", f"{GIT} rev-parse refs/heads/main").strip()
 
 
 def page(stack: Stack, path: str) -> str:
@@ -91,9 +95,36 @@ def test_deploy_key_is_for_git_only_and_the_host_key_is_pinned(stack: Stack):
     assert "IdentityFile ~/.ssh/mlstack_deploy" in ssh_config
 
     public = on(stack, "devserver", "cat ~/.ssh/mlstack_deploy.pub").split()[1]
-    authorized = on(stack, "prodserver", "cat ~/.ssh/authorized_keys").splitlines()
+    authorized = on(stack, "prodserver", f"sudo cat {DEPLOY_HOME}/.ssh/authorized_keys").splitlines()
     line = next(line for line in authorized if public in line)
     assert line.startswith('restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" ssh-ed25519 '), line
+    assert public not in on(stack, "prodserver", "cat ~/.ssh/authorized_keys"), "the key opens appuser too"
+
+
+def test_deploy_key_cannot_sudo_reach_docker_or_get_a_shell(stack: Stack):
+    """The key's account is the deploy account: no sudo but the deploy rule, no docker group, and through
+    the key itself nothing but git (issue 13). On the old layout the key logged in as appuser (sudo ALL,
+    docker group)."""
+    account = on(stack, "devserver", f"git -C {WORK} remote get-url production").split("@")[0]
+    assert account == DEPLOY_USER
+    for command in ("sudo -n true", "docker ps", "id"):
+        shell = run_on(stack, "devserver", f"ssh -o BatchMode=yes prodserver {command!r}")
+        assert shell.rc != 0 and "unrecognized command" in shell.output, (command, shell.output)
+    shell = run_on(stack, "devserver", "ssh -tt -o BatchMode=yes prodserver </dev/null")
+    assert shell.rc != 0 and "uid=" not in shell.output, shell.output
+    # What the account itself may do, whatever reached it.
+    groups = on(stack, "prodserver", f"id -nG {DEPLOY_USER}").split()
+    assert groups == [DEPLOY_USER], groups
+    as_account = f"sudo -n -u {DEPLOY_USER} --"
+    refused = run_on(stack, "prodserver", f"{as_account} sudo -n true")
+    assert refused.rc != 0, refused.output
+    refused = run_on(stack, "prodserver", f"{as_account} docker ps")
+    assert refused.rc != 0 and "permission denied" in refused.output.lower(), refused.output
+    rules = on(stack, "prodserver", f"sudo -l -U {DEPLOY_USER}")
+    allowed = rules.split("may run the following commands", 1)[1].splitlines()[1:]
+    assert [line.strip() for line in allowed if line.strip()] == [
+        "(root) NOPASSWD: /usr/local/sbin/mlstack-deploy deploy *"
+    ], rules
 
 
 def test_working_repository_holds_the_release_in_service(stack: Stack):
@@ -101,7 +132,7 @@ def test_working_repository_holds_the_release_in_service(stack: Stack):
     note = on(stack, "prodserver", f"cat /opt/mlstack/releases/{release}.commit").strip()
     assert on(stack, "devserver", f"git -C {WORK} rev-parse HEAD").strip() == note == server_main(stack)
     assert on(stack, "devserver", f"git -C {WORK} remote get-url production").strip() == (
-        "appuser@prodserver:mlstack.git"
+        f"{DEPLOY_USER}@prodserver:mlstack.git"
     )
     sha, _ = repo_model(stack)
     assert served_model(stack)["sha256"] == sha
@@ -159,7 +190,7 @@ def test_push_to_another_branch_is_stored_not_deployed(stack: Stack):
     assert "experiment: stored, not deployed (only main/master deploy)" in result.output
     assert current(stack) == before_release
     assert served_model(stack)["sha256"] == before_model
-    stored = on(stack, "prodserver", f"git --git-dir={REPO} rev-parse refs/heads/experiment").strip()
+    stored = on(stack, "prodserver", f"{GIT} rev-parse refs/heads/experiment").strip()
     assert stored == on(stack, "devserver", f"git -C {WORK} rev-parse experiment").strip()
 
 
@@ -191,6 +222,39 @@ def test_push_that_breaks_the_app_is_rejected_and_the_previous_release_keeps_ser
         assert failed, result.output
         listing = on(stack, "prodserver", "ls -a /opt/mlstack/releases")
         assert failed[1] not in listing
+    finally:
+        on(stack, "devserver", f"cd {WORK} && git reset -q --hard HEAD~1")
+
+
+def stack_containers(stack: Stack) -> str:
+    return on(
+        stack,
+        "prodserver",
+        "sudo docker ps -a --filter label=com.docker.compose.project=mlstack "
+        "--format '{{.ID}} {{.Image}} {{.State}}' | sort",
+    )
+
+
+def test_push_of_a_compose_file_that_asks_for_the_host_is_refused_and_nothing_changes(stack: Stack):
+    """A push may change code and the model, not what the containers may do to the host (issue 13)."""
+    before = (current(stack), served_model(stack)["sha256"], server_main(stack), stack_containers(stack))
+    releases = on(stack, "prodserver", "ls -a /opt/mlstack/releases")
+    result = push(
+        stack,
+        "push of a compose file asking for privileged and a bind mount of /",
+        "sed -i 's|^  web:$|  web:\\n    privileged: true\\n    volumes: [\"/:/host\"]|' compose.yaml && "
+        "grep -q 'privileged: true' compose.yaml && git commit -qam 'Web: privileged, / mounted' && "
+        "git push production main",
+    )
+    try:
+        assert result.rc != 0, result.output
+        assert "compose.yaml refused: service web: privileged is not allowed" in result.output
+        assert "compose.yaml refused: service web: bind mount: / is not one of the paths" in result.output
+        assert "[remote rejected] main -> main" in result.output
+        assert "rolling back" not in result.output  # refused before anything was touched
+        after = (current(stack), served_model(stack)["sha256"], server_main(stack), stack_containers(stack))
+        assert after == before
+        assert on(stack, "prodserver", "ls -a /opt/mlstack/releases") == releases
     finally:
         on(stack, "devserver", f"cd {WORK} && git reset -q --hard HEAD~1")
 
@@ -247,7 +311,7 @@ def test_playbook_heals_the_pushed_release_from_its_commit(stack: Stack):
         ("compose.yaml", f"{CURRENT}/compose.yaml"),
         ("model/metadata.json", "/opt/mlstack/shared/model/metadata.json"),
     ):
-        on(stack, "prodserver", f"git --git-dir={REPO} show {commit}:{path} | sudo cmp - {server_path}")
+        on(stack, "prodserver", f"{GIT} show {commit}:{path} | sudo cmp - {server_path}")
     assert current(stack) == release
     assert MARKER in page(stack, "/")
 
@@ -259,8 +323,8 @@ def test_installed_scripts_are_shellcheck_clean(stack: Stack, tmp_path: Path):
     scripts = {
         "publish-model": on(stack, "devserver", "cat ~/mlstack/bin/publish-model"),
         "mlstack-deploy": on(stack, "prodserver", "cat /usr/local/sbin/mlstack-deploy"),
-        "pre-receive": on(stack, "prodserver", f"cat {REPO}/hooks/pre-receive"),
-        "post-receive": on(stack, "prodserver", f"cat {REPO}/hooks/post-receive"),
+        "pre-receive": on(stack, "prodserver", f"sudo cat {REPO}/hooks/pre-receive"),
+        "post-receive": on(stack, "prodserver", f"sudo cat {REPO}/hooks/post-receive"),
     }
     for name, text in scripts.items():
         (tmp_path / name).write_text(text, encoding="utf-8")

@@ -15,6 +15,7 @@ import pytest
 
 FILES = Path(__file__).resolve().parents[3] / "roles" / "remote_workers" / "files"
 RECEIVE = FILES / "mlstack-worker-receive"
+POLICY = FILES / "compose_policy.py"
 REF = "mlstack/worker:test-does-not-exist"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the receive command runs as root")
@@ -26,7 +27,8 @@ def worker_dir(tmp_path: Path) -> Path:
     (directory / "model").mkdir(parents=True)
     config = tmp_path / "remote-worker.conf"
     config.write_text(
-        f"WORKER_DIR={directory}\nPROJECT=rw-test\nREPLICAS=1\nAPP_UID={os.getuid()}\nUP_TIMEOUT=30\n",
+        f"WORKER_DIR={directory}\nPROJECT=rw-test\nREPLICAS=1\nAPP_UID={os.getuid()}\nUP_TIMEOUT=30\n"
+        f"COMPOSE_POLICY={POLICY}\nCOMPOSE_SERVICES=rabbitmq,web,worker,train\n",
         encoding="utf-8",
     )
     return directory
@@ -98,6 +100,28 @@ def test_files_outside_the_delivered_set_are_refused(
     assert not (worker_dir / "model" / "other.bin").exists()
     assert not (worker_dir / "compose.yaml").exists()
     assert not (worker_dir / "model" / "model.keras").exists()
+
+
+PRIVILEGED = b"""services:
+  worker:
+    image: busybox
+    privileged: true
+    volumes: ["/:/host"]
+"""
+
+
+def test_a_compose_file_that_could_take_the_machine_is_refused_and_nothing_is_installed(worker_dir: Path):
+    """Whoever holds the delivery key cannot run a privileged container here (issue 13)."""
+    (worker_dir / "compose.yaml").write_bytes(b"services: {}\n")
+    archive = tar_of({"compose.yaml": PRIVILEGED, "model/model.keras": b"PK\x03\x04"})
+    result = receive(worker_dir, ["files"], archive)
+    assert result.returncode != 0, result.stdout.decode()
+    errors = result.stderr.decode()
+    assert "compose.yaml refused: service worker: privileged is not allowed" in errors, errors
+    assert "bind mount: / is not one of the paths" in errors, errors
+    assert (worker_dir / "compose.yaml").read_bytes() == b"services: {}\n"
+    assert not (worker_dir / "model" / "model.keras").exists()
+    assert not list(worker_dir.glob(".incoming-*")), "the staging directory was left behind"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+../../git_deploy/files/compose_policy.py
