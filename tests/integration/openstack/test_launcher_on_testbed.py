@@ -80,5 +80,10 @@ def test_a_zero_disk_flavor_without_block_storage_is_refused_before_anything_is_
         assert "Traceback" not in message
         assert leftovers(conn, bad.prefix, set(), set()) == []
         assert conn.compute.find_keypair(bad.keypair_name) is None
+
+        forced = dataclasses.replace(settings, boot_from_volume=True)  # a flavor with a disk, but asked
+        with pytest.raises(LauncherError, match=r"--boot-from-volume is set, but .* no block-storage"):
+            provider.up(forced)
+        assert leftovers(conn, bad.prefix, set(), set()) == []
     finally:
         provider.down(bad)
