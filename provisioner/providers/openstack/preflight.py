@@ -89,6 +89,18 @@ def check_quota(conn: Connection, flavor: Any, count: int) -> None:
         )
 
 
+def check_block_storage(conn: Connection, why: str) -> None:
+    """Raise a ConfigError when the cloud's catalog has no block-storage service (Cinder): a boot volume
+    cannot be made there, and Nova would only fail later, after the keypair and groups exist."""
+    if not conn.has_service("block-storage"):
+        raise ConfigError(
+            f"{why}, but this cloud has no block-storage service (Cinder) in its catalog; "
+            "nothing was created",
+            "choose a flavor with a disk (--flavor; `openstack flavor list` shows the Disk column), or use "
+            "a cloud (or ask its operators for one) that offers volumes",
+        )
+
+
 def check(conn: Connection, settings: Settings, to_create: int, needs_floating_ip: bool, out: Out) -> Checked:
     """Look everything up that creating ``to_create`` servers (and a floating IP) needs, or raise."""
     if to_create == 0 and not needs_floating_ip:
@@ -106,10 +118,13 @@ def check(conn: Connection, settings: Settings, to_create: int, needs_floating_i
     if from_volume is None:
         from_volume = not int(flavor.disk or 0)
         if from_volume:
+            check_block_storage(conn, f"flavor {flavor.name} has no disk, so the servers boot from a volume")
             out(
                 f"  flavor         {flavor.name} has no disk: booting from a {settings.volume_size} GB "
                 "volume (--volume-size; deleted with the server)"
             )
+    elif from_volume:
+        check_block_storage(conn, "--boot-from-volume is set")
     return Checked(
         image=image, flavor=flavor, network=network, floating_network=external, boot_from_volume=from_volume
     )

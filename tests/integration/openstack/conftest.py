@@ -5,6 +5,7 @@ only when this session started it, unless MLSTACK_TESTBED_KEEP=1."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import pytest
 from openstack.connection import Connection
 
 from provisioner import docker_cli
+from provisioner.settings import Settings
 from testbed.openstack import bed, register
 
 
@@ -59,3 +61,24 @@ def keypair(tmp_path: Path) -> tuple[Path, Path]:
     private.parent.mkdir()
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(private)], check=True)
     return private, private.with_name("id_ed25519.pub")
+
+
+@pytest.fixture
+def settings(isolated: Path, keypair: tuple[Path, Path]) -> Settings:
+    private, public = keypair
+    return Settings(
+        provider="openstack",
+        cloud=register.CLOUDS["member"],
+        image=register.IMAGE,
+        flavor=register.FLAVOR,
+        network=register.PRIVATE_NET,
+        floating_network=register.EXTERNAL_NET,
+        prefix=f"tb{secrets.token_hex(3)}",
+        public_key=public,
+        private_key=private,
+        state_dir=isolated / "state",
+        inventory_dir=isolated / "inventory",
+        artifacts_dir=isolated / "artifacts",
+        allowed_cidr="198.51.100.0/24",
+        server_timeout=180,
+    )

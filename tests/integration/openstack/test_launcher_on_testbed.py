@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import secrets
 import time
-from pathlib import Path
 
 import pytest
+from bedkit import PUBLIC, Recorder, leftovers
 
 from provisioner.errors import LauncherError
-from provisioner.machine import Machine
 from provisioner.providers.openstack import OpenStackProvider
-from provisioner.settings import Settings
 from testbed.openstack import register
 
 pytestmark = [
@@ -26,54 +23,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackDeprecationWarning"),
     pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
 ]
-PUBLIC = ipaddress.ip_network("203.0.113.0/24")
-
-
-class Recorder:
-    """Stands in for the SSH/cloud-init waiter: records what it was asked to wait for."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[list[Machine], set[str]]] = []
-
-    def __call__(
-        self, machines: list[Machine], settings: Settings, *, new: set[str], progress: object
-    ) -> None:
-        self.calls.append((list(machines), set(new)))
-
-
-@pytest.fixture
-def settings(isolated: Path, keypair: tuple[Path, Path]) -> Settings:
-    private, public = keypair
-    return Settings(
-        provider="openstack",
-        cloud=register.CLOUDS["member"],
-        image=register.IMAGE,
-        flavor=register.FLAVOR,
-        network=register.PRIVATE_NET,
-        floating_network=register.EXTERNAL_NET,
-        prefix=f"tb{secrets.token_hex(3)}",
-        public_key=public,
-        private_key=private,
-        state_dir=isolated / "state",
-        inventory_dir=isolated / "inventory",
-        artifacts_dir=isolated / "artifacts",
-        allowed_cidr="198.51.100.0/24",
-        server_timeout=180,
-    )
-
-
-def leftovers(conn, prefix: str, server_ids: set[str], addresses: set[str]) -> list[str]:
-    """Whatever of the prefix still exists, seen by openstacksdk as the project member."""
-    found = [f"server {s.name}" for s in conn.compute.servers() if s.name.startswith(prefix)]
-    found += [
-        f"floating IP {ip.floating_ip_address}"
-        for ip in conn.network.ips()
-        if ip.floating_ip_address in addresses
-    ]
-    found += [f"port {p.id} of {p.device_id}" for p in conn.network.ports() if p.device_id in server_ids]
-    found += [f"keypair {k.name}" for k in conn.compute.keypairs() if k.name.startswith(prefix)]
-    found += [f"security group {g.name}" for g in conn.network.security_groups() if g.name.startswith(prefix)]
-    return found
 
 
 def test_up_reaches_active_with_floating_ips_and_down_leaves_nothing(openstack_testbed, settings):
@@ -111,13 +60,30 @@ def test_up_reaches_active_with_floating_ips_and_down_leaves_nothing(openstack_t
     assert leftovers(conn, settings.prefix, server_ids, addresses) == []
 
 
-def test_a_zero_disk_flavor_fails_with_novas_reason(openstack_testbed, settings):
+def test_a_zero_disk_flavor_without_block_storage_is_refused_before_anything_is_created(
+    openstack_testbed, settings
+):
+    """A zero-disk flavor turns boot-from-volume on; the test bed has no Cinder, so the launcher stops in
+    its preflight with the missing service named, instead of leaving Nova to fail after the keypair and
+    security groups exist."""
+    conn = openstack_testbed.connect("member")
+    catalog = {entry["type"] for entry in conn.config.get_service_catalog().catalog}
+    assert not catalog & {"volume", "volumev2", "volumev3", "block-storage"}, "the test bed has no Cinder"
     provider = OpenStackProvider(waiter=Recorder(), poll_interval=1)
     bad = dataclasses.replace(settings, flavor=register.ZERO_DISK_FLAVOR)
     try:
-        with pytest.raises(LauncherError, match="zero disk") as failure:
+        with pytest.raises(LauncherError, match=r"no block-storage service \(Cinder\)") as failure:
             provider.up(bad)
-        assert "Traceback" not in str(failure.value)
+        message = str(failure.value)
+        assert register.ZERO_DISK_FLAVOR in message and "nothing was created" in message
+        assert "--flavor" in (failure.value.hint or "")
+        assert "Traceback" not in message
+        assert leftovers(conn, bad.prefix, set(), set()) == []
+        assert conn.compute.find_keypair(bad.keypair_name) is None
+
+        forced = dataclasses.replace(settings, boot_from_volume=True)  # a flavor with a disk, but asked
+        with pytest.raises(LauncherError, match=r"--boot-from-volume is set, but .* no block-storage"):
+            provider.up(forced)
+        assert leftovers(conn, bad.prefix, set(), set()) == []
     finally:
         provider.down(bad)
-    assert leftovers(openstack_testbed.connect("member"), bad.prefix, set(), set()) == []

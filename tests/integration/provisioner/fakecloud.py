@@ -24,6 +24,7 @@ AUTH_URL = "https://keystone.example.test/v3"
 COMPUTE = "https://compute.example.test/v2.1"
 NETWORK = "https://network.example.test"
 IMAGE = "https://image.example.test"
+VOLUME = "https://volume.example.test/v3"  # in the catalog only: Nova makes the boot volumes
 PROJECT_ID = "0c1e8d4f5b6a47c2a9e3d1f2b3c4d5e6"
 USER_ID = "5f2d3c4b1a0948e7b6c5d4e3f2a1b0c9"
 TOKEN = "gAAAAA-fake-token"
@@ -256,6 +257,7 @@ class FakeCloud:
             service("compute", "nova", COMPUTE),
             service("network", "neutron", NETWORK),
             service("image", "glance", IMAGE),
+            service("volumev3", "cinderv3", VOLUME),
         ]
 
     def _keystone(self, call: Call) -> tuple | None:
