@@ -1,4 +1,4 @@
-"""What the views share: the settings and the task dispatcher, stored on the Flask app."""
+"""What the views share: the settings, the task dispatcher and the health probe, stored on the Flask app."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from celery import Celery
 from flask import current_app
 
 from mlapp.config import Config
-from mlapp.web.dispatch import Dispatcher
+from mlapp.web.dispatch import TaskDispatcher
 
 EXTENSION = "mlapp"
 
@@ -17,8 +17,12 @@ EXTENSION = "mlapp"
 class WebContext:
     config: Config
     celery: Celery
-    dispatcher: Dispatcher
+    dispatcher: TaskDispatcher
+    probes: ProbeCache
 
 
 def web_context() -> WebContext:
     return current_app.extensions[EXTENSION]
+
+
+from mlapp.web.health import ProbeCache  # noqa: E402  (health imports web_context from here)
