@@ -226,13 +226,13 @@ def start_worker(
     <machine_host>@<this machine's hostname> by itself. test_hooks: the same on the app with the test hooks
     (mlapp_testhooks: MLAPP_TEST_TASK_DELAY/MLAPP_TEST_TASK_FAIL in extra_env, the reload-per-task task)."""
     name = name or machine_host or f"w{secrets.token_hex(3)}"
-    env = app_env(
-        CELERY_BROKER_URL=broker_url,
-        MODEL_DIR=str(model_dir),
-        DATA_FILE=str(DATA_CSV),
-        WORKER_CONCURRENCY=str(concurrency),
-        **(extra_env or {}),
-    )
+    settings = {
+        "CELERY_BROKER_URL": broker_url,
+        "MODEL_DIR": str(model_dir),
+        "DATA_FILE": str(DATA_CSV),
+        "WORKER_CONCURRENCY": str(concurrency),
+    }
+    env = app_env(**{**settings, **(extra_env or {})})
     if machine_host is None:
         node = f"{name}@mlapp-test"
         worker_app = "mlapp_testhooks.worker" if test_hooks else "mlapp.worker.main"
