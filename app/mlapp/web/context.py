@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from flask import current_app
 
 from mlapp.config import Config
 from mlapp.web.dispatch import TaskDispatcher
+
+if TYPE_CHECKING:
+    from mlapp.web.health import ProbeCache  # health imports web_context from here
 
 EXTENSION = "mlapp"
 
@@ -23,6 +27,3 @@ class WebContext:
 
 def web_context() -> WebContext:
     return current_app.extensions[EXTENSION]
-
-
-from mlapp.web.health import ProbeCache  # noqa: E402  (health imports web_context from here)
