@@ -12,7 +12,7 @@ from mlapp.config import Config
 
 # the hooks' environment variables and the benchmark's task ("PREDICT_TASK" quoted: the variable, not the
 # constant mlapp.celery_app.PREDICT_TASK naming the real task)
-HOOK_WORDS = ("MLAPP_TEST_", '"PREDICT_TASK"', "predict_reload_each_time")
+HOOK_WORDS = ("MLAPP_TEST_", '"PREDICT_TASK"', "predict_reload")
 
 
 def test_no_setting_of_the_app_is_a_test_hook():
