@@ -4,7 +4,8 @@ Two serving patterns, each with 1 and 2 worker processes, in the same run:
   cached  the app's task "model.predict": the model is loaded once per worker process (reloaded only when
           the file changes);
   reload  the original lab's pattern, task "model.predict_reload_each_time": the model is loaded from disk
-          for every task (the web is pointed at it with PREDICT_TASK; nothing else uses that task).
+          for every task. That task and the switch pointing the web at it (PREDICT_TASK) are test hooks
+          (tests/integration/app/mlapp_testhooks), in no image: both patterns run on the hooked apps.
 For each: p50/p95 latency of single-row requests sent one at a time, then predictions/s with CONCURRENCY
 clients for DURATION seconds. Prints a table, the ratios, and the sizes of the app images when built.
 
@@ -33,8 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "app"), str(REPO / "tests" / "integration" / "app")]
 
 from app_services import ROW, Vhost, ensure_rabbitmq, start_gunicorn, start_worker, train  # noqa: E402
+from mlapp_testhooks import PREDICT_RELOAD_TASK  # noqa: E402
 
-from mlapp.celery_app import PREDICT_RELOAD_TASK, PREDICT_TASK  # noqa: E402
+from mlapp.celery_app import PREDICT_TASK  # noqa: E402
 
 IMAGES = (
     ("web", "mlstack/web:latest", 250),
@@ -58,8 +60,8 @@ class Result:
 
 
 class Client:
-    """Posts one JSON row to /api/predict over a fresh loopback connection (gunicorn's sync workers close
-    connections after each response)."""
+    """Posts one JSON row to /api/predict over a fresh loopback connection (the same method before and
+    after the web front moved from sync to threaded workers)."""
 
     def __init__(self, base: str) -> None:
         url = urlparse(base)
@@ -135,10 +137,15 @@ def run_scenario(vhost: Vhost, model_dir: Path, logs: Path, pattern: str, worker
     procs = []
     try:
         for i in range(workers):
-            worker, _ = start_worker(vhost.url, model_dir, logs, name=f"bench-{pattern}-{workers}-{i}")
+            name = f"bench-{pattern}-{workers}-{i}"
+            worker, _ = start_worker(vhost.url, model_dir, logs, name=name, test_hooks=True)
             procs.append(worker)
         web, base = start_gunicorn(
-            vhost.url, logs, extra_env={"PREDICT_TASK": PATTERNS[pattern], "PREDICT_TIMEOUT": "60"}, workers=4
+            vhost.url,
+            logs,
+            extra_env={"PREDICT_TASK": PATTERNS[pattern], "PREDICT_TIMEOUT": "60"},
+            workers=4,
+            wsgi_app="mlapp_testhooks.web:create_app()",
         )
         procs.append(web)
         requests = args.requests if pattern == "cached" else max(10, args.requests // 10)

@@ -14,8 +14,6 @@ from mlapp.config import Config
 
 PREDICT_TASK = "model.predict"
 EVALUATE_TASK = "model.evaluate"
-# The original lab's pattern (load the model from disk for every task); only the benchmark uses it.
-PREDICT_RELOAD_TASK = "model.predict_reload_each_time"
 QUEUE = "mlapp"
 
 

@@ -10,8 +10,6 @@ Variables (all optional; defaults in brackets):
   HEALTH_TIMEOUT           seconds /healthz waits for the broker and for worker pings [2]
   PREDICT_MAX_ROWS         rows accepted by one POST /api/predict [1000]
   MAX_CONTENT_LENGTH       bytes accepted in one request body, larger -> 413 [524288]
-  PREDICT_TASK             task the API sends [model.predict]; the benchmark points it at
-                           model.predict_reload_each_time to measure the original lab's pattern
   SAMPLE_ROWS              rows shown in the /predictions table [20]
   MODEL_DIR                worker: directory holding model.keras and metadata.json [/srv/model]
   DATA_FILE                worker: the data set CSV evaluated by /predictions [/srv/data/dataset.csv]
@@ -19,7 +17,8 @@ Variables (all optional; defaults in brackets):
   MACHINE_HOST             the machine this container runs on (prodserver, mlstack-worker-1, ...) [local]:
                            the worker's node name is MACHINE_HOST@<hostname> (mlapp.nodes) and task
                            results name it as "host"; no "@" and no whitespace
-  MLAPP_TEST_TASK_DELAY    worker, tests only: seconds each task sleeps first [0]
+Test hooks (a task delay, the benchmark's reload-per-task task) are not settings of the app: they live in
+tests/integration/app/mlapp_testhooks, which no image contains.
 """
 
 from __future__ import annotations
@@ -52,13 +51,11 @@ class Config:
     health_timeout: float = 2.0
     max_rows: int = DEFAULT_MAX_ROWS
     max_content_length: int = 512 * 1024
-    predict_task: str = "model.predict"
     sample_rows: int = 20
     model_dir: Path = Path("/srv/model")
     data_file: Path = Path("/srv/data/dataset.csv")
     worker_concurrency: int = 1
     machine_host: str = "local"
-    test_task_delay: float = 0.0
 
     @property
     def model_path(self) -> Path:
@@ -80,13 +77,11 @@ class Config:
             health_timeout=_positive(env, "HEALTH_TIMEOUT", float, defaults.health_timeout),
             max_rows=_positive(env, "PREDICT_MAX_ROWS", int, defaults.max_rows),
             max_content_length=_positive(env, "MAX_CONTENT_LENGTH", int, defaults.max_content_length),
-            predict_task=env.get("PREDICT_TASK") or defaults.predict_task,
             sample_rows=_positive(env, "SAMPLE_ROWS", int, defaults.sample_rows),
             model_dir=Path(env.get("MODEL_DIR") or defaults.model_dir),
             data_file=Path(env.get("DATA_FILE") or defaults.data_file),
             worker_concurrency=_positive(env, "WORKER_CONCURRENCY", int, defaults.worker_concurrency),
             machine_host=_machine_host(env, defaults.machine_host),
-            test_task_delay=_non_negative(env, "MLAPP_TEST_TASK_DELAY", defaults.test_task_delay),
         )
 
 
@@ -120,17 +115,4 @@ def _positive(env: Mapping[str, str], name: str, kind: type[int] | type[float], 
         raise ConfigError(f"{name}={raw!r} is not {expected}") from None
     if not value > 0:
         raise ConfigError(f"{name}={raw!r} must be greater than 0")
-    return value
-
-
-def _non_negative(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not value >= 0:
-        raise ConfigError(f"{name}={raw!r} must not be negative")
     return value

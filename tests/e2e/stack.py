@@ -257,7 +257,8 @@ def module_stack(kind: str, short: str, variables: dict[str, Any]) -> Iterator[S
 def http_json(url: str, payload: Any = None, timeout: float = 30) -> tuple[int, Any]:
     """GET (or POST ``payload`` as JSON) and return the status and the decoded body."""
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -270,14 +271,16 @@ def http_json(url: str, payload: Any = None, timeout: float = 30) -> tuple[int, 
 
 
 def wait_healthy(url: str, timeout: float = 300) -> dict[str, Any]:
-    """Poll /healthz until it answers 200; return its body."""
+    """Poll /healthz until it answers 200; return the details of /status (broker, workers, hosts)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
         try:
             status, last = http_json(f"{url}/healthz", timeout=10)
             if status == 200:
-                return last
+                status, last = http_json(f"{url}/status", timeout=10)
+                if status == 200 and last["status"] == "ok":
+                    return last
         except OSError as exc:
             last = str(exc)
         time.sleep(3)

@@ -121,9 +121,3 @@ def load_predictor(path: Path) -> Predictor:
     predictor = Predictor(model)
     predictor(np.zeros((1, N_FEATURES), dtype=np.float32))  # trace once, so the first request is fast
     return predictor
-
-
-def predict_reloading(path: Path, x: np.ndarray) -> np.ndarray:
-    """The original lab's pattern: load the model from disk and call model.predict() for every request."""
-    model = keras.models.load_model(path)
-    return model.predict(np.asarray(x, dtype=np.float32), verbose=0).reshape(-1).astype(np.float64)

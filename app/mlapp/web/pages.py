@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from mlapp.celery_app import EVALUATE_TASK
 from mlapp.config import MAX_SAMPLE_ROWS
 from mlapp.features import FEATURES
 from mlapp.web.chart import outcome_chart
 from mlapp.web.context import web_context
-from mlapp.web.health import probe
+from mlapp.web.health import current_probe
 
 bp = Blueprint("pages", __name__)
 
@@ -44,8 +44,12 @@ def accuracy() -> str:
 
 
 @bp.get("/status")
-def status() -> str:
-    """Always 200 (the page itself works). It shows no secret: no broker URL, credentials or error text."""
+def status() -> str | Response:
+    """Always 200 (the page itself works): HTML for browsers, the same as JSON for clients that prefer it
+    (the details /healthz does not give). No secret: no broker URL, credentials or error text."""
     ctx = web_context()
-    state = probe(ctx.celery, ctx.config.health_timeout)
+    state = current_probe()
+    accept = request.accept_mimetypes
+    if accept["application/json"] > accept["text/html"]:  # a page for browsers, */* and no Accept
+        return jsonify(state.details())
     return render_template("status.html", state=state, web_host=ctx.config.machine_host)

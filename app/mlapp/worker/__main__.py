@@ -15,9 +15,11 @@ from mlapp.nodes import node_name
 WORKER_APP = "mlapp.worker.main"
 
 
-def worker_argv(config: Config, options: list[str], hostname: str | None = None) -> list[str]:
+def worker_argv(
+    config: Config, options: list[str], hostname: str | None = None, app: str = WORKER_APP
+) -> list[str]:
     """The celery command line (without the program name) for these worker options."""
-    argv = ["--app", WORKER_APP, "worker"]
+    argv = ["--app", app, "worker"]
     named = any(opt in ("-n", "--hostname") or opt.startswith(("-n", "--hostname=")) for opt in options)
     if not named:
         argv += ["--hostname", node_name(config.machine_host, hostname)]

@@ -16,15 +16,12 @@ from typing import Any
 import numpy as np
 
 from mlapp.config import MAX_SAMPLE_ROWS
+from mlapp.errors import DataUnavailable
 from mlapp.model import metrics
 from mlapp.model.dataset import Dataset, DatasetError, load_csv
 from mlapp.worker.model_cache import FileSignature, LoadedModel
 
 SAMPLE_SEED = 0
-
-
-class DataUnavailable(Exception):
-    """The data set file is missing or unreadable."""
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlapp.errors import ModelUnavailable
 from mlapp.model.metadata import read_metadata
 
 log = logging.getLogger(__name__)
-
-
-class ModelUnavailable(Exception):
-    """There is no model file (yet), or it cannot be loaded."""
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,12 @@ machine it runs on)."""
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
 from celery import Celery, Task
 
-from mlapp.celery_app import EVALUATE_TASK, PREDICT_RELOAD_TASK, PREDICT_TASK
+from mlapp.celery_app import EVALUATE_TASK, PREDICT_TASK
 from mlapp.config import Config
 from mlapp.features import parse_rows
 from mlapp.worker.evaluation import Evaluator
@@ -30,14 +29,9 @@ def _predictions(probabilities: np.ndarray) -> list[dict[str, Any]]:
 
 
 def register_tasks(app: Celery, config: Config, cache: ModelCache, evaluator: Evaluator) -> None:
-    def pause_for_tests() -> None:
-        if config.test_task_delay:
-            time.sleep(config.test_task_delay)
-
     @app.task(name=PREDICT_TASK, bind=True)
     def predict(self: Task, rows: Any) -> dict[str, Any]:
         """Probabilities for rows of the 8 features (validated again: anyone on the broker can send)."""
-        pause_for_tests()
         x = np.asarray(parse_rows(rows, config.max_rows), dtype=np.float32)
         loaded = cache.get()
         return {
@@ -56,17 +50,3 @@ def register_tasks(app: Celery, config: Config, cache: ModelCache, evaluator: Ev
         result["worker"] = self.request.hostname
         result["host"] = config.machine_host
         return result
-
-    @app.task(name=PREDICT_RELOAD_TASK, bind=True)
-    def predict_reload_each_time(self: Task, rows: Any) -> dict[str, Any]:
-        """The original lab's pattern, kept for the benchmark: load the model from disk on every task."""
-        from mlapp.model.network import predict_reloading
-
-        pause_for_tests()
-        x = np.asarray(parse_rows(rows, config.max_rows), dtype=np.float32)
-        return {
-            "predictions": _predictions(predict_reloading(config.model_path, x)),
-            "model": {"sha256": None, "reloaded": True},
-            "worker": self.request.hostname,
-            "host": config.machine_host,
-        }

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[3]
 APP = REPO / "app"
+HOOKS = Path(__file__).resolve().parent  # holds mlapp_testhooks (test-only, in no image)
 DATA_CSV = REPO.parent / "shared" / "data" / "pima-indians-diabetes.csv"
 DATA_SHA256 = "06f5b7c2cd7bca686fda4f92eab5f61e7ff6426a9acefa2e3dda04fc54293cf5"
 ROW = [6, 148, 72, 35, 0, 33.6, 0.627, 50]
@@ -30,7 +31,7 @@ PYTHON = sys.executable
 
 def app_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "RABBITMQ_", "PREDICT_"))}
-    env["PYTHONPATH"] = str(APP)
+    env["PYTHONPATH"] = os.pathsep.join([str(APP), str(HOOKS)])
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env.update(extra)
     return env
@@ -216,27 +217,30 @@ def start_worker(
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 120.0,
     machine_host: str | None = None,
+    test_hooks: bool = False,
 ) -> tuple[Process, str]:
     """A real Celery worker; returns it and its node name once it answers pings.
 
     Without machine_host: `celery -A mlapp.worker.main worker -n <name>@mlapp-test`. With it: the worker
     image's command, `python -m mlapp.worker` with MACHINE_HOST=machine_host, which names the node
-    <machine_host>@<this machine's hostname> by itself."""
+    <machine_host>@<this machine's hostname> by itself. test_hooks: the same on the app with the test hooks
+    (mlapp_testhooks: MLAPP_TEST_TASK_DELAY/MLAPP_TEST_TASK_FAIL in extra_env, the reload-per-task task)."""
     name = name or machine_host or f"w{secrets.token_hex(3)}"
-    env = app_env(
-        CELERY_BROKER_URL=broker_url,
-        MODEL_DIR=str(model_dir),
-        DATA_FILE=str(DATA_CSV),
-        WORKER_CONCURRENCY=str(concurrency),
-        **(extra_env or {}),
-    )
+    settings = {
+        "CELERY_BROKER_URL": broker_url,
+        "MODEL_DIR": str(model_dir),
+        "DATA_FILE": str(DATA_CSV),
+        "WORKER_CONCURRENCY": str(concurrency),
+    }
+    env = app_env(**{**settings, **(extra_env or {})})
     if machine_host is None:
         node = f"{name}@mlapp-test"
-        argv = [PYTHON, "-m", "celery", "-A", "mlapp.worker.main", "worker", "-n", node]
+        worker_app = "mlapp_testhooks.worker" if test_hooks else "mlapp.worker.main"
+        argv = [PYTHON, "-m", "celery", "-A", worker_app, "worker", "-n", node]
     else:
         env["MACHINE_HOST"] = machine_host
         node = f"{machine_host}@{socket.gethostname()}"
-        argv = [PYTHON, "-m", "mlapp.worker"]
+        argv = [PYTHON, "-m", "mlapp_testhooks.run_worker" if test_hooks else "mlapp.worker"]
     argv += ["--loglevel", os.environ.get("MLAPP_TEST_LOGLEVEL", "INFO")]
     argv += ["--without-mingle", "--without-gossip"]
     worker = Process.start(node, argv, env, log_dir / f"worker-{name}.log")
@@ -266,9 +270,16 @@ def wait_for_ping(broker_url: str, node: str, timeout: float, process: Process |
         celery.close()
 
 
-def start_gunicorn(broker_url: str, log_dir: Path, extra_env: dict[str, str] | None = None, workers: int = 2):
+def start_gunicorn(
+    broker_url: str,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 2,
+    wsgi_app: str | None = None,
+):
     """The web front under gunicorn with the repository's gunicorn.conf.py on a free loopback port;
-    returns the process and its base URL once /livez answers."""
+    returns the process and its base URL once /livez answers. wsgi_app replaces the configuration's app
+    (the benchmark: "mlapp_testhooks.web:create_app()")."""
     port = free_port()
     env = app_env(CELERY_BROKER_URL=broker_url, WEB_WORKERS=str(workers), **(extra_env or {}))
     argv = [
@@ -279,6 +290,7 @@ def start_gunicorn(broker_url: str, log_dir: Path, extra_env: dict[str, str] | N
         str(APP / "gunicorn.conf.py"),
         "--bind",
         f"127.0.0.1:{port}",
+        *([wsgi_app] if wsgi_app else []),
     ]
     web = Process.start(f"gunicorn-{port}", argv, env, log_dir / f"gunicorn-{port}.log")
     base = f"http://127.0.0.1:{port}"

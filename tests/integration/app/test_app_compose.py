@@ -1,5 +1,6 @@
 """The containers: both image targets build from the local base image (no registry), the compose stack
-comes up with two workers on 127.0.0.1 ports, answers /healthz and a prediction, and is removed again.
+comes up with two workers on 127.0.0.1 ports, answers /healthz, /status and a prediction, and is removed
+again.
 MACHINE_HOST names the workers' machine: node names MACHINE_HOST@<container id>, one per container."""
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ def run(*argv: str, timeout: float = 1800, **kwargs) -> subprocess.CompletedProc
 
 def http(method: str, url: str, body: object | None = None, timeout: float = 30) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
@@ -112,14 +112,14 @@ def wait_healthy(base: str, workers: int, timeout: float) -> dict:
     last: object = None
     while time.monotonic() < deadline:
         try:
-            status, body = http("GET", f"{base}/healthz", timeout=10)
+            status, body = http("GET", f"{base}/status", timeout=10)
             last = (status, body)
-            if status == 200 and len(body["workers"]) >= workers:
+            if status == 200 and body["status"] == "ok" and len(body["workers"]) >= workers:
                 return body
         except (OSError, ValueError) as exc:
             last = exc
         time.sleep(2)
-    raise AssertionError(f"/healthz not 200 with {workers} workers after {timeout}s: {last}")
+    raise AssertionError(f"/status not ok with {workers} workers after {timeout}s: {last}")
 
 
 @pytest.mark.docker

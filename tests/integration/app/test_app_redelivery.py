@@ -18,7 +18,12 @@ def test_task_of_a_killed_worker_is_redelivered(mlapp_empty_vhost, mlapp_models,
     app = create_app(make_config(mlapp_empty_vhost.url, predict_timeout=120.0))
     # worker A sleeps 60 s at the start of every task: long enough to be killed in the middle of one
     slow, slow_node = start_worker(
-        mlapp_empty_vhost.url, served, tmp_path, name="slow", extra_env={"MLAPP_TEST_TASK_DELAY": "60"}
+        mlapp_empty_vhost.url,
+        served,
+        tmp_path,
+        name="slow",
+        extra_env={"MLAPP_TEST_TASK_DELAY": "60"},
+        test_hooks=True,
     )
     fast = None
     answer: dict = {}

@@ -1,6 +1,6 @@
 """Predictions and pages through the Flask test client, answered by a real Celery worker over the real
 RabbitMQ, from a model trained by the real CLI in this session. The worker runs with
-MACHINE_HOST=it-session-host: its node name, results, /healthz and /status name that host."""
+MACHINE_HOST=it-session-host: its node name, results, /status names that host."""
 
 from __future__ import annotations
 
@@ -98,10 +98,13 @@ def test_accuracy_page(mlapp_client, mlapp_session_worker, mlapp_session_host):
     assert (api["worker"], api["host"]) == (mlapp_session_worker, mlapp_session_host)
 
 
-def test_healthz_reports_the_worker_and_its_host(mlapp_client, mlapp_session_worker, mlapp_session_host):
+def test_healthz_is_ok_and_status_reports_the_worker_and_its_host(
+    mlapp_client, mlapp_session_worker, mlapp_session_host
+):
     response = mlapp_client.get("/healthz")
     assert response.status_code == 200
-    body = response.get_json()
+    assert response.get_json() == {"status": "ok"}
+    body = mlapp_client.get("/status", headers={"Accept": "application/json"}).get_json()
     assert body["status"] == "ok" and body["broker"] == "ok"
     assert body["workers"] == [mlapp_session_worker]
     assert body["hosts"] == {mlapp_session_host: [mlapp_session_worker]}

@@ -29,7 +29,7 @@ def test_predict_without_a_worker_is_503_json(lonely_app):
 @pytest.mark.timeout(60)
 def test_pages_without_a_worker_are_503_html(lonely_app):
     for path in ("/predictions", "/accuracy"):
-        response = lonely_app.test_client().get(path)
+        response = lonely_app.test_client().get(path, headers={"Accept": "text/html"})
         assert response.status_code == 503
         assert response.mimetype == "text/html"
         assert "no worker answered" in response.get_data(as_text=True)
@@ -39,7 +39,8 @@ def test_pages_without_a_worker_are_503_html(lonely_app):
 def test_healthz_without_a_worker_is_503(lonely_app):
     response = lonely_app.test_client().get("/healthz")
     assert response.status_code == 503
-    body = response.get_json()
+    assert response.get_json() == {"status": "unavailable"}
+    body = lonely_app.test_client().get("/status", headers={"Accept": "application/json"}).get_json()
     assert body["broker"] == "ok" and body["workers"] == []
     assert "no worker answered" in body["message"]
 

@@ -1,5 +1,6 @@
 """Fixtures of the app's unit tests: a Flask test client whose broker is a closed local port, so requests
-that pass validation end in a real 503 (no broker) instead of reaching a worker."""
+that pass validation end in a real 503 (no broker) instead of reaching a worker; and one whose dispatcher
+is the in-process fake of fake_dispatcher.py, so requests can end in a 200."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from fake_dispatcher import FakeDispatcher
 
 from mlapp.config import Config
 from mlapp.web import create_app
@@ -58,3 +60,14 @@ def mlapp_offline_app(mlapp_offline_config: Config):
 @pytest.fixture
 def mlapp_client(mlapp_offline_app):
     return mlapp_offline_app.test_client()
+
+
+@pytest.fixture
+def mlapp_fake_dispatcher() -> FakeDispatcher:
+    return FakeDispatcher()
+
+
+@pytest.fixture
+def mlapp_fake_client(mlapp_offline_config: Config, mlapp_fake_dispatcher: FakeDispatcher):
+    """A test client of the web app whose tasks are answered by mlapp_fake_dispatcher."""
+    return create_app(mlapp_offline_config, dispatcher=mlapp_fake_dispatcher).test_client()

@@ -1,5 +1,6 @@
-"""The web's HTTP surface through Flask's test client, with the broker unreachable: validation answers
-400/413 before anything is sent, valid requests end in 503, and nothing ever answers 500."""
+"""The web's HTTP surface through Flask's test client, with the broker unreachable: a body not declared
+JSON answers 415 and validation 400/413 before anything is sent, valid requests end in 503 (with
+Retry-After, and no internals in the message), and nothing ever answers 500."""
 
 from __future__ import annotations
 
@@ -29,8 +30,38 @@ def test_api_index_documents_features_and_limits(mlapp_client):
     assert body["endpoints"]["predict"] == "/api/predict"
 
 
-def test_non_json_body(mlapp_client):
-    body = _error(mlapp_client.post("/api/predict", data="hello", content_type="text/plain"), 400)
+def test_api_v1_is_the_same_api_under_a_versioned_path(mlapp_client):
+    v1 = mlapp_client.get("/api/v1").get_json()
+    assert v1["version"] == "v1"
+    assert v1["endpoints"] == {
+        "predict": "/api/v1/predict",
+        "accuracy": "/api/v1/accuracy",
+        "health": "/healthz",
+    }
+    legacy = mlapp_client.get("/api").get_json()
+    assert legacy["endpoints"]["predict"] == "/api/predict"
+    assert {**v1, "endpoints": None} == {**legacy, "endpoints": None}
+    assert _error(mlapp_client.post("/api/v1/predict", json=ROW[:5]), 400)["row_error"] == "wrong_count"
+
+
+def test_body_not_declared_json_is_415(mlapp_client):
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        for path in ("/api/predict", "/api/v1/predict"):
+            response = mlapp_client.post(path, data=json.dumps(ROW), headers=headers)
+            body = _error(response, 415)
+            assert body["error"] == "unsupported_media_type"
+            assert "application/json" in body["message"]
+
+
+def test_json_content_types_are_accepted(mlapp_client):
+    for content_type in ("application/json", "application/json; charset=utf-8", "application/vnd.x+json"):
+        response = mlapp_client.post("/api/predict", data=json.dumps(ROW), content_type=content_type)
+        assert response.status_code == 503  # valid: it went on to the (closed) broker
+
+
+def test_declared_json_that_is_not_json_is_400(mlapp_client):
+    body = _error(mlapp_client.post("/api/predict", data="hello", content_type="application/json"), 400)
     assert body["error"] == "invalid_input"
     assert "not valid JSON" in body["message"]
 
@@ -79,35 +110,67 @@ def test_oversized_body_is_413_json(mlapp_client):
 
 def test_unknown_api_route_and_wrong_method_answer_json(mlapp_client):
     _error(mlapp_client.get("/api/nothing"), 404)
-    _error(mlapp_client.get("/api/predict"), 405)
+    for path in ("/api/predict", "/api/v1/predict"):
+        response = mlapp_client.get(path)
+        _error(response, 405)
+        assert {m.strip() for m in response.headers["Allow"].split(",")} == {"POST", "OPTIONS"}
+    response = mlapp_client.delete("/api/v1/accuracy")
+    _error(response, 405)
+    assert "GET" in response.headers["Allow"]
 
 
-def test_valid_rows_without_a_broker_answer_503(mlapp_client):
-    body = _error(mlapp_client.post("/api/predict", json=ROW), 503)
+def test_valid_rows_without_a_broker_answer_503_with_retry_after(mlapp_client, mlapp_offline_config):
+    response = mlapp_client.post("/api/predict", json=ROW)
+    body = _error(response, 503)
     assert body["error"] == "unavailable_broker"
     assert "broker" in body["message"]
+    assert int(response.headers["Retry-After"]) > 0
+    # no broker URL, port, host or exception text ("Connection refused", "[Errno 111]")
+    port = mlapp_offline_config.broker_url.rsplit(":", 1)[1].strip("/")
+    for internal in ("amqp", "127.0.0.1", port, "Errno", "refused", "nobody"):
+        assert internal not in response.get_data(as_text=True)
 
 
-def test_healthz_without_a_broker_is_503_json(mlapp_client):
+def test_healthz_without_a_broker_is_503_status_only(mlapp_client):
     response = mlapp_client.get("/healthz")
     assert response.status_code == 503
-    body = response.get_json()
-    assert body["status"] == "unavailable"
-    assert body["broker"].startswith("unreachable")
-    assert body["workers"] == []
+    assert response.get_json() == {"status": "unavailable"}
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_livez_is_the_web_process_only(mlapp_client):
     assert mlapp_client.get("/livez").get_json() == {"status": "ok"}
 
 
-def test_pages_without_a_broker_answer_a_503_page(mlapp_client):
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_pages_without_a_broker_answer_a_503_page_to_browsers(mlapp_client):
     for path in ("/predictions", "/accuracy"):
-        response = mlapp_client.get(path)
+        response = mlapp_client.get(path, headers=BROWSER)
         assert response.status_code == 503
         assert response.mimetype == "text/html"
+        assert int(response.headers["Retry-After"]) > 0
         page = response.get_data(as_text=True)
         assert "Service unavailable" in page and "broker" in page
+
+
+def test_the_error_format_follows_accept_not_the_url(mlapp_client):
+    """API clients (no Accept, */*, application/json) get JSON errors on pages too; browsers get HTML
+    errors on API paths too."""
+    for accept in (None, "*/*", "application/json", "text/html;q=0.5, application/json"):
+        headers = {"Accept": accept} if accept else {}
+        for path in ("/predictions", "/nothing"):
+            response = mlapp_client.get(path, headers=headers)
+            assert response.is_json, (accept, path, response.mimetype)
+            assert response.get_json()["error"]
+    for path, method, status in (("/api/predict", "post", 503), ("/api/nothing", "get", 404)):
+        response = getattr(mlapp_client, method)(path, json=ROW, headers=BROWSER)
+        assert response.status_code == status
+        assert response.mimetype == "text/html", path
+    response = mlapp_client.get("/api/predict", headers=BROWSER)
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert "POST" in response.headers["Allow"]
 
 
 def test_landing_page_links_the_pages(mlapp_client):
@@ -116,13 +179,13 @@ def test_landing_page_links_the_pages(mlapp_client):
         assert link in page
 
 
-def test_html_404_outside_the_api(mlapp_client):
-    response = mlapp_client.get("/nothing")
+def test_html_404_for_browsers(mlapp_client):
+    response = mlapp_client.get("/nothing", headers=BROWSER)
     assert response.status_code == 404
     assert response.mimetype == "text/html"
 
 
-# --- property test: whatever the body, the answer is JSON with a 2xx/4xx/503 status, never a 500 ------------
+# --- property test: whatever the body, the answer is JSON with a 4xx/503 status, never a 500 ---------------
 leaves = (
     st.none()
     | st.booleans()
@@ -161,10 +224,11 @@ def test_fuzzed_bodies_never_answer_500(mlapp_client, body, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
     response = mlapp_client.post("/api/predict", data=body, headers=headers)
     event(f"status {response.status_code}")
-    assert response.status_code in {400, 413, 503}, response.get_data(as_text=True)
+    assert response.status_code in {400, 413, 415, 503}, response.get_data(as_text=True)
     assert response.is_json
     payload = response.get_json()
     assert isinstance(payload["message"], str) and payload["message"]
+    assert (response.status_code == 415) == (content_type != "application/json")
     if response.status_code == 400:
         assert payload["error"] == "invalid_input"
     # a 503 means the body was valid: then it really is a list of finite, non-negative numbers

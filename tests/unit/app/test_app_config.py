@@ -17,7 +17,6 @@ def test_defaults_without_environment():
     assert config.result_backend == "rpc://"
     assert config.predict_timeout == 10.0
     assert config.max_rows == 1000
-    assert config.predict_task == "model.predict"
     assert config.model_path == Path("/srv/model/model.keras")
     assert len(config.secret_key) >= 32
 
@@ -65,7 +64,6 @@ def test_values_are_parsed():
         ({"PREDICT_TIMEOUT": "soon"}, "PREDICT_TIMEOUT='soon' is not a number"),
         ({"PREDICT_TIMEOUT": "0"}, "greater than 0"),
         ({"PREDICT_MAX_ROWS": "1.5"}, "not an integer"),
-        ({"MLAPP_TEST_TASK_DELAY": "-1"}, "must not be negative"),
     ],
 )
 def test_bad_values_are_reported_by_name(env, fragment):

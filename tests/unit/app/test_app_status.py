@@ -1,5 +1,6 @@
-"""/healthz's body and the /status page, with the broker unreachable (the offline app of conftest.py), and
-the status page rendered from probes with workers on several hosts."""
+"""/healthz's body (status only) and /status (the details: a page, or JSON for clients that prefer it), with
+the broker unreachable (the offline app of conftest.py), and the status page rendered from probes with
+workers on several hosts."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from flask import render_template
 from mlapp.web.health import Probe
 
 
-def test_healthz_body_lists_workers_and_hosts_even_when_empty(mlapp_client):
+def test_healthz_tells_the_public_the_status_only(mlapp_client):
     response = mlapp_client.get("/healthz")
     assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable"}
+
+
+def test_status_as_json_lists_workers_and_hosts_even_when_empty(mlapp_client):
+    response = mlapp_client.get("/status", headers={"Accept": "application/json"})
+    assert response.status_code == 200
     body = response.get_json()
     assert list(body) == ["status", "web", "broker", "workers", "hosts", "message"]
+    assert body["status"] == "unavailable" and body["broker"] == "unreachable"  # no exception text
     assert body["workers"] == [] and body["hosts"] == {}
     assert body["message"] == "the message broker is not reachable"
 
@@ -39,7 +47,7 @@ def test_status_page_shows_no_broker_url_or_credentials(mlapp_client, mlapp_offl
 
 def test_pages_link_the_status_page_in_the_nav(mlapp_client):
     for path in ("/", "/status", "/predictions"):  # /predictions: its 503 page, without a broker
-        page = mlapp_client.get(path).get_data(as_text=True)
+        page = mlapp_client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
         nav = page.split("<nav>")[1].split("</nav>")[0]
         assert '<a href="/status">Status</a>' in nav
 
