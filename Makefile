@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements/controller.txt requirements/dev.txt app/requirements-web.txt app/requirements-worker.txt
+$(STAMP): requirements/controller.txt requirements/dev.txt app/requirements-web.in app/requirements-worker.in
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	cd requirements && ../$(PIP) install --quiet -r dev.txt
@@ -39,7 +39,7 @@ lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile), shellcheck
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint --strict .
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
-	shellcheck scripts/*.sh machine-image/*.sh .ci/run $(filter-out %.py,$(wildcard roles/git_deploy/files/* roles/remote_workers/files/*))
+	shellcheck scripts/*.sh machine-image/*.sh .ci/run $(filter-out %.py %.in %.txt,$(wildcard roles/git_deploy/files/* roles/remote_workers/files/* roles/docker/files/*))
 
 unit: $(STAMP) ## Unit tests (seconds)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

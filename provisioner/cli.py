@@ -478,8 +478,8 @@ def _configure(
         )
     network = netvars.docker_mtu_vars(machines)
     if network:
-        mtu = network["docker_daemon_options"]["mtu"]
-        _say(f"Network MTU {mtu}: Docker Engine's daemon gets mtu {mtu} (docker_daemon_options)")
+        mtu = network["docker_daemon_network_options"]["mtu"]
+        _say(f"Network MTU {mtu}: Docker Engine's daemon gets mtu {mtu} (docker_daemon_network_options)")
     variables = extravars.merge(offline.launcher_vars(settings, _say), network, user_vars)
     path: Path | None = vars_file(settings)
     if variables:

@@ -12,7 +12,9 @@ machine), this checks it twice:
   network, pid, ipc, uts, userns or cgroup namespace, no devices, no `security_opt` but
   no-new-privileges, no other runtime or cgroup parent, no `volumes_from`, no privileged hooks, no API
   socket; bind mounts (and secret or config files) only of the allowed paths, exactly, read-only unless
-  the path may be written; named volumes and networks without a driver, driver options or `external`.
+  the path may be written; named volumes and networks without a driver, driver options or `external`;
+  and every service keeps the stack's hardening: `cap_drop: [ALL]` and no `cap_add`,
+  `security_opt: [no-new-privileges:true]`, `read_only: true`, a `mem_limit` and a `pids_limit`.
 
     python3 compose_policy.py --project-directory DIR [--file DIR/compose.yaml] [--env-file FILE]... \
         [--project NAME] --allow PATH... [--allow-write PATH...] --services rabbitmq,web,worker,train
@@ -34,25 +36,6 @@ from typing import Any
 
 import yaml
 
-# The capabilities Docker grants a container by default: cap_add may put back what cap_drop removed, no more.
-DEFAULT_CAPABILITIES = frozenset(
-    {
-        "AUDIT_WRITE",
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "MKNOD",
-        "NET_BIND_SERVICE",
-        "NET_RAW",
-        "SETFCAP",
-        "SETGID",
-        "SETPCAP",
-        "SETUID",
-        "SYS_CHROOT",
-    }
-)
 # Compose files compose would read besides (or instead of) compose.yaml in the project directory.
 OTHER_COMPOSE_FILES = (
     "compose.yml",
@@ -69,6 +52,8 @@ RAW_REFUSED_SERVICE_KEYS = ("env_file", "label_file", "extends")
 NAMESPACE_KEYS = ("network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup")
 REFUSED_IF_SET = ("cgroup_parent", "devices", "device_cgroup_rules", "gpus", "volumes_from", "provider")
 ALLOWED_SECURITY_OPTS = frozenset({"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"})
+# The stack's services run with no capability at all (none of them needs one): cap_drop ALL is required and
+# cap_add refused, whatever it names.
 
 
 def other_compose_files(project_dir: Path) -> list[str]:
@@ -112,6 +97,27 @@ def _capability(name: Any) -> str:
     return str(name).upper().removeprefix("CAP_")
 
 
+def _missing_hardening(where: str, service: Mapping[str, Any]) -> list[str]:
+    """Refusals for a service without the stack's hardening (a push may not take it away)."""
+    problems = []
+    if "ALL" not in {_capability(cap) for cap in service.get("cap_drop") or []}:
+        problems.append(f"{where}: cap_drop [ALL] is required")
+    if not any(
+        str(opt).replace(" ", "") in ALLOWED_SECURITY_OPTS for opt in service.get("security_opt") or []
+    ):
+        problems.append(f"{where}: security_opt no-new-privileges:true is required")
+    if service.get("read_only") is not True:
+        problems.append(f"{where}: read_only: true is required (a read-only root filesystem)")
+    for key in ("mem_limit", "pids_limit"):
+        try:
+            limit = int(service.get(key) or 0)
+        except (TypeError, ValueError):
+            limit = 0
+        if limit <= 0:
+            problems.append(f"{where}: a {key} is required")
+    return problems
+
+
 def _path_problem(
     where: str, source: str, allowed: set[str], writable: set[str], read_only: bool
 ) -> str | None:
@@ -133,8 +139,8 @@ def _check_service(name: str, service: Mapping[str, Any], allowed: set[str], wri
     if service.get("privileged"):
         problems.append(f"{where}: privileged is not allowed")
     for cap in service.get("cap_add") or []:
-        if _capability(cap) not in DEFAULT_CAPABILITIES:
-            problems.append(f"{where}: cap_add {cap} is not allowed (only Docker's default capabilities)")
+        problems.append(f"{where}: cap_add {cap} is not allowed (the services run with no capability)")
+    problems.extend(_missing_hardening(where, service))
     for key in NAMESPACE_KEYS:
         if _is_host_or_container(service.get(key)):
             problems.append(f"{where}: {key} {service[key]} is not allowed")

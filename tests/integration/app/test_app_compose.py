@@ -1,7 +1,9 @@
 """The containers: both image targets build from the local base image (no registry), the compose stack
 comes up with two workers on 127.0.0.1 ports, answers /healthz, /status and a prediction, and is removed
 again.
-MACHINE_HOST names the workers' machine: node names MACHINE_HOST@<container id>, one per container."""
+MACHINE_HOST names the workers' machine: node names MACHINE_HOST@<container id>, one per container.
+Every container runs hardened (no capability, no new privileges, read-only root, memory and pids limits),
+and a worker that turns unhealthy is restarted by the docker role's docker-autoheal."""
 
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ WEB_IMAGE = f"mlstack/web:{_TAG}"
 WORKER_IMAGE = f"mlstack/worker:{_TAG}"
 RABBITMQ_IMAGE = "mlstack/rabbitmq:local"
 MACHINE_HOST = "it-compose-host"
+AUTOHEAL = REPO / "roles" / "docker" / "files" / "docker-autoheal"
+# compose.yaml's defaults: (memory in bytes, pids)
+LIMITS = {"rabbitmq": (1 << 30, 1024), "web": (512 << 20, 256), "worker": (2 << 30, 512)}
 
 
 def run(*argv: str, timeout: float = 1800, **kwargs) -> subprocess.CompletedProcess:
@@ -89,6 +94,7 @@ def stack(images, mlapp_models):
                 f"WORKER_IMAGE={images['worker']}",
                 "PREDICT_TIMEOUT=15",
                 "TRAIN_EPOCHS=2",
+                "WORKER_HEALTHCHECK_INTERVAL=5s",  # unhealthy within a minute in the autoheal test
             ]
         )
         + "\n"
@@ -197,3 +203,85 @@ def test_compose_refuses_to_start_without_secrets(tmp_path):
     )
     assert result.returncode != 0
     assert "set RABBITMQ_DEFAULT_" in result.stderr or "set FLASK_SECRET_KEY" in result.stderr
+
+
+def inspect(container: str) -> dict:
+    return json.loads(run("docker", "inspect", container).stdout)[0]
+
+
+def containers(compose: list[str], service: str) -> list[str]:
+    ids = run(*compose, "ps", "--quiet", service).stdout.split()
+    assert ids, f"no {service} container"
+    return ids
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_every_container_runs_hardened(stack):
+    compose, base, _ = stack
+    wait_healthy(base, workers=2, timeout=300)
+    for service, (memory, pids) in LIMITS.items():
+        for container in containers(compose, service):
+            info = inspect(container)
+            host = info["HostConfig"]
+            where = f"{service} {container[:12]}"
+            assert host["ReadonlyRootfs"] is True, where
+            assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], (where, host["CapDrop"], host["CapAdd"])
+            assert "no-new-privileges:true" in (host["SecurityOpt"] or []), (where, host["SecurityOpt"])
+            assert (host["Memory"], host["PidsLimit"]) == (memory, pids), where
+            assert info["Config"]["User"] not in ("", "root", "0"), (where, info["Config"]["User"])
+            # What the kernel enforces on the running process: no capability at all, no_new_privs set.
+            status = run("docker", "exec", container, "cat", "/proc/1/status").stdout
+            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+            assert fields["CapEff"].strip() == fields["CapPrm"].strip() == "0" * 16, (where, fields["CapEff"])
+            assert fields["NoNewPrivs"].strip() == "1", where
+            assert fields["Uid"].split()[0] != "0", where
+            touch = subprocess.run(
+                ["docker", "exec", container, "touch", "/opt/x"], capture_output=True, text=True, timeout=60
+            )
+            assert touch.returncode != 0 and "Read-only file system" in touch.stderr, (where, touch.stderr)
+    # Hardened, it still serves.
+    status, body = http("POST", f"{base}/api/predict", ROW)
+    assert status == 200 and body["count"] == 1, body
+
+
+def wait_health(container: str, wanted: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = inspect(container)
+        health = info["State"].get("Health", {}).get("Status")
+        if health == wanted:
+            return info
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{container[:12]} is {health}, not {wanted}, after {timeout}s")
+        time.sleep(2)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_an_unhealthy_worker_is_restarted_by_autoheal(stack):
+    """A worker whose Celery process stops answering (SIGSTOP) turns unhealthy and stays so under Docker
+    alone; docker-autoheal (as the docker role's timer runs it, limited to this test's project) restarts it
+    and it serves again."""
+    compose, base, _ = stack
+    wait_healthy(base, workers=2, timeout=300)
+    project = compose[compose.index("-p") + 1]
+    victim, other = containers(compose, "worker")[:2]
+    started = inspect(victim)["State"]["StartedAt"]
+    run("docker", "kill", "--signal", "SIGSTOP", victim)
+    wait_health(victim, "unhealthy", timeout=180)
+    time.sleep(12)  # Docker leaves it so: no restart of its own
+    info = inspect(victim)
+    assert info["State"]["Health"]["Status"] == "unhealthy" and info["State"]["StartedAt"] == started
+
+    healed = run(str(AUTOHEAL), "--filter", f"label=com.docker.compose.project={project}", "--time", "5")
+    assert f"restarted {info['Name'].lstrip('/')}" in healed.stdout, healed.stdout
+    assert [victim[:12]] == [line.split("(")[1][:12] for line in healed.stdout.splitlines()], healed.stdout
+    assert inspect(other)["State"]["Health"]["Status"] == "healthy"  # only the unhealthy one
+    after = wait_health(victim, "healthy", timeout=240)
+    assert after["State"]["StartedAt"] != started
+    wait_healthy(base, workers=2, timeout=120)
+    again = run(str(AUTOHEAL), "--filter", f"label=com.docker.compose.project={project}")
+    assert again.stdout == "", again.stdout  # nothing left to heal

@@ -10,7 +10,6 @@ from pathlib import Path
 import yaml
 
 from provisioner import cli, offline
-from provisioner.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 UNSET = "__unset__"
@@ -123,14 +122,13 @@ def test_the_network_mtu_reaches_dockers_daemon_options_merged_with_the_roles(
 
     out, err = capsys.readouterr()
     assert code == 0, out + err
-    role_defaults = yaml.safe_load((REPO_ROOT / "roles/docker/defaults/main.yml").read_text())
-    expected = {**role_defaults["docker_daemon_options"], "mtu": 1450}
-    assert expected["log-driver"] == "json-file", "the role's own defaults stay"
     for host in ("prodserver", "devserver"):
-        assert recorded(vars_record, host)["docker_daemon_options"] == expected
+        # The MTU in a variable of its own: the role's daemon_options (log rotation) and the user's stay.
+        assert recorded(vars_record, host)["docker_daemon_network_options"] == {"mtu": 1450}
+        assert recorded(vars_record, host)["docker_daemon_options"] == UNSET
     assert "Network MTU 1450: Docker Engine's daemon gets mtu 1450" in out
 
-    (isolated / "work" / "mine.yml").write_text("docker_daemon_options: {mtu: 1400}\n")
+    (isolated / "work" / "mine.yml").write_text("docker_daemon_options: {registry-mirrors: [m]}\n")
     assert (
         cli.main(
             ["-e", "greeting=hi", "-e", "@mine.yml", *key_args(keypair)],
@@ -138,9 +136,11 @@ def test_the_network_mtu_reaches_dockers_daemon_options_merged_with_the_roles(
         )
         == 0
     )
-    assert recorded(vars_record)["docker_daemon_options"] == {"mtu": 1400}, "the user's value wins"
+    assert recorded(vars_record)["docker_daemon_options"] == {"registry-mirrors": ["m"]}
+    assert recorded(vars_record)["docker_daemon_network_options"] == {"mtu": 1450}, "both reach the role"
 
 
 def test_no_daemon_options_from_the_launcher_on_a_1500_network(isolated, keypair, vars_record, this_host):
     assert cli.main(["-e", "greeting=hi", *key_args(keypair)], lambda name: this_host) == 0
     assert recorded(vars_record)["docker_daemon_options"] == UNSET
+    assert recorded(vars_record)["docker_daemon_network_options"] == UNSET

@@ -128,7 +128,31 @@ REFUSED = {
     ),
     "env_file": (_web(lambda web: web.update(env_file=["/etc/shadow"])), "env_file is not allowed"),
     "include": (lambda d: d.update(include=["/etc/other.yaml"]), "top-level 'include': not allowed"),
+    "cap_add-default": (_web(lambda web: web.update(cap_add=["CHOWN"])), "cap_add CHOWN is not allowed"),
 }
+
+# A push may not take the stack's hardening away (app/compose.yaml's x-hardening and limits).
+_HARDENING_KEYS = {
+    "no-cap_drop": ("cap_drop", "cap_drop [ALL] is required"),
+    "no-no-new-privileges": ("security_opt", "security_opt no-new-privileges:true is required"),
+    "no-read_only": ("read_only", "read_only: true is required"),
+    "no-mem_limit": ("mem_limit", "a mem_limit is required"),
+    "no-pids_limit": ("pids_limit", "a pids_limit is required"),
+}
+for _case, (_key, _message) in _HARDENING_KEYS.items():
+    for _service in ("rabbitmq", "worker"):
+        REFUSED[f"{_case}-{_service}"] = (
+            lambda d, key=_key, service=_service: d["services"][service].pop(key),
+            f"service {_service}: {_message}",
+        )
+REFUSED["cap_drop-some"] = (
+    _web(lambda web: web.update(cap_drop=["NET_RAW"])),
+    "service web: cap_drop [ALL] is required",
+)
+REFUSED["read_only-false"] = (
+    _web(lambda web: web.update(read_only=False)),
+    "service web: read_only: true is required",
+)
 
 
 @needs_compose
@@ -157,14 +181,45 @@ def test_a_symlinked_allowed_path_is_refused(layout, capsys):
     assert rc == 1 and "goes through a symbolic link" in out, out
 
 
-def test_default_capabilities_may_be_added_back():
-    config = {"services": {"web": {"cap_drop": ["ALL"], "cap_add": ["CHOWN", "CAP_SETUID"]}}}
-    assert policy.check_resolved(config, []) == []
+HARDENED = {
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+    "read_only": True,
+    "mem_limit": "536870912",
+    "pids_limit": 256,
+}
+
+
+def test_a_hardened_service_passes():
+    assert policy.check_resolved({"services": {"web": dict(HARDENED)}}, []) == []
+
+
+def test_no_capability_may_be_added_back():
+    config = {"services": {"web": {**HARDENED, "cap_add": ["CHOWN", "CAP_SETUID"]}}}
+    assert policy.check_resolved(config, []) == [
+        "service web: cap_add CHOWN is not allowed (the services run with no capability)",
+        "service web: cap_add CAP_SETUID is not allowed (the services run with no capability)",
+    ]
 
 
 def test_no_new_privileges_is_the_allowed_security_option():
-    config = {"services": {"web": {"security_opt": ["no-new-privileges:true"]}}}
-    assert policy.check_resolved(config, []) == []
+    config = {
+        "services": {"web": {**HARDENED, "security_opt": ["no-new-privileges=true", "seccomp=unconfined"]}}
+    }
+    assert policy.check_resolved(config, []) == [
+        "service web: security_opt seccomp=unconfined is not allowed (only no-new-privileges)"
+    ]
+
+
+def test_a_service_without_any_hardening_is_refused_for_each_part():
+    problems = policy.check_resolved({"services": {"web": {"image": "x"}}}, [])
+    assert problems == [
+        "service web: cap_drop [ALL] is required",
+        "service web: security_opt no-new-privileges:true is required",
+        "service web: read_only: true is required (a read-only root filesystem)",
+        "service web: a mem_limit is required",
+        "service web: a pids_limit is required",
+    ]
 
 
 def test_a_yaml_error_is_named(layout, capsys):
