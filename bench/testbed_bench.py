@@ -1,10 +1,12 @@
 """How long the OpenStack test bed (testbed/openstack/) takes to start, and what it costs in memory.
 
-    warm    the package image cached: container start -> every API answers -> registration done
+    warm    the baked image cached (testbed/openstack/bed.py: the package image with its databases migrated
+            and keystone set up): container start -> every API answers -> registration done
     memory  proportional set size (PSS) of every process of the container, read from the host's /proc
             (``docker stats`` reads 0 on this machine's cgroup set-up), after the start
     cold    (--cold) the base image (debootstrap) and the package image (apt) built again from nothing
-            under throw-away tags (the cached ones are left as they are); cold = both builds + warm
+            under throw-away tags (the cached ones are left as they are); cold = both builds + warm (the
+            bake of a new package image, about one unbaked start, is not included)
 
 Usage: python bench/testbed_bench.py [--cold]
 It runs its own container (mlstack-openstack-testbed-bench, ports 26000+) and removes it at the end, so a

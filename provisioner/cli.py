@@ -23,6 +23,7 @@ from provisioner.settings import (
     CLI_ONLY,
     ENV_PREFIX,
     FIELD_HELP,
+    HOST_KEY_MODES,
     PROVIDERS,
     REPO_ROOT,
     SETTINGS_FILE,
@@ -171,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     access = p.add_argument_group("access")
     access.add_argument("--key-name", metavar="NAME", help="Nova keypair name (default: <prefix>-key)")
+    access.add_argument(
+        "--host-keys",
+        choices=HOST_KEY_MODES,
+        help="trust SSH host keys read from the console log cloud-init printed to (console: or stop, exit "
+        "code 3), the first key seen (accept-new), or console where the cloud provides it (auto, default)",
+    )
     access.add_argument(
         "--public-key",
         type=_path,

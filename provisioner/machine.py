@@ -22,6 +22,8 @@ class Machine:
     private_address: the address peers use on the private network (may equal ``address``)
     app_port:    where the controller reaches the app's port 5100 (local machines publish it on loopback)
     proxy_jump:  ``user@host:port`` to reach this machine through another (no public address)
+    host_key_checking: ssh's StrictHostKeyChecking: ``yes`` when the provider pinned the host keys cloud-init
+                 printed (provisioner/hostkeys.py), else ``accept-new`` (the first key seen is kept)
     """
 
     name: str
@@ -33,4 +35,5 @@ class Machine:
     private_address: str | None = None
     app_port: int | None = None
     proxy_jump: str | None = None
+    host_key_checking: str = "accept-new"
     extra: dict[str, str] = field(default_factory=dict, compare=False)

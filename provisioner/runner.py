@@ -5,7 +5,8 @@ playbook limited to those machines (``drain``).
 
 The artifacts of every run stay in ``<artifacts_dir>/ansible/<timestamp>/`` (stdout, job_events/, the
 command line); the last 20 runs are kept. Host keys are checked (ANSIBLE_HOST_KEY_CHECKING=True; the
-inventory's ssh args accept a new key once, in the project's known_hosts), never switched off.
+inventory's ssh args check the keys pinned in the project's known_hosts strictly, or accept a new key
+once where they could not be pinned), never switched off.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def run_playbook(
     ident = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     bin_dir = str(Path(sys.executable).parent)
     envvars = {
-        # ansible-runner would otherwise switch host key checking off; ours is accept-new + known_hosts
+        # ansible-runner would otherwise switch host key checking off; ours: the inventory's ssh args
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_FORCE_COLOR": "False",
         "ANSIBLE_NOCOLOR": "True",

@@ -38,6 +38,7 @@ SETTINGS_FILE = REPO_ROOT / "mlstack.yml"
 ENV_PREFIX = "MLSTACK_"
 PROVIDERS = ("openstack", "local")
 ACCESS_MODES = ("auto", "floating", "fixed")
+HOST_KEY_MODES = ("auto", "console", "accept-new")
 MAX_WORKERS = 50  # a typo (--workers 500) must not ask a cloud for hundreds of servers
 CLI_ONLY = frozenset({"destroy", "status", "dry_run"})
 
@@ -65,6 +66,7 @@ class Settings:
     floating_network: str | None = None
     devserver_floating_ip: bool = False
     access: str = "auto"
+    host_keys: str = "auto"
     key_name: str | None = None
     public_key: Path | None = None
     private_key: Path | None = None
@@ -128,6 +130,11 @@ FIELD_HELP: dict[str, str] = {
         "how this machine reaches the servers: floating (a floating IP for prodserver), fixed (their own "
         "addresses: a provider network or a VPN; no floating IP), auto (floating unless the address is "
         "public)"
+    ),
+    "host_keys": (
+        "how SSH host keys are trusted: console (pinned from the keys cloud-init printed to the console "
+        "log; refused when they cannot be read), accept-new (the first key seen is kept), auto (console "
+        "where the cloud provides the log, else accept-new with a note)"
     ),
     "devserver_floating_ip": "give devserver a floating IP too (default: reach it through prodserver)",
     "key_name": "Nova keypair name (default <prefix>-key)",
@@ -318,6 +325,10 @@ def validate(settings: Settings) -> Settings:
         )
     if settings.access not in ACCESS_MODES:
         raise ConfigError(f"unknown access {settings.access!r}", f"choose one of: {', '.join(ACCESS_MODES)}")
+    if settings.host_keys not in HOST_KEY_MODES:
+        raise ConfigError(
+            f"unknown host_keys {settings.host_keys!r}", f"choose one of: {', '.join(HOST_KEY_MODES)}"
+        )
     if settings.volume_size <= 0:
         raise ConfigError(f"volume_size must be a positive number of GB, not {settings.volume_size}")
     if settings.api_retries < 0:

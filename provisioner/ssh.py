@@ -1,8 +1,9 @@
 """How the controller reaches a machine with SSH: one place for the options, shared by the waiter, the
 inventory (ansible_ssh_common_args) and the summary's "how to log in" line.
 
-Host keys are accepted on first contact and checked afterwards (StrictHostKeyChecking=accept-new), in the
-project's own known_hosts file, never with checking switched off.
+Host keys live in the project's own known_hosts file and are never unchecked: a machine whose keys the
+provider pinned from what cloud-init printed (provisioner/hostkeys.py) is reached with
+StrictHostKeyChecking=yes; otherwise the first key seen is kept and checked afterwards (accept-new).
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ def split_jump(proxy_jump: str) -> tuple[str, str, int]:
     return user or "appuser", host, int(port)
 
 
-def base_options(known_hosts: Path, key: Path | None, batch: bool = True) -> list[str]:
-    """Options every connection uses: batch mode, accept-new host keys in the project's known_hosts."""
+def base_options(
+    known_hosts: Path, key: Path | None, batch: bool = True, checking: str = "accept-new"
+) -> list[str]:
+    """Options every connection uses: batch mode, host keys checked in the project's known_hosts
+    (``checking``: yes for pinned keys, accept-new otherwise)."""
     options = ["-o", "BatchMode=yes"] if batch else []
     options += [
         "-o",
-        "StrictHostKeyChecking=accept-new",
+        f"StrictHostKeyChecking={checking}",
         "-o",
         f"UserKnownHostsFile={known_hosts}",
         "-o",
@@ -39,36 +43,45 @@ def base_options(known_hosts: Path, key: Path | None, batch: bool = True) -> lis
     return options
 
 
-def proxy_command(proxy_jump: str, known_hosts: Path, key: Path | None) -> str:
+def proxy_command(proxy_jump: str, known_hosts: Path, key: Path | None, checking: str = "accept-new") -> str:
     """A ProxyCommand equivalent to ProxyJump that also uses our key and known_hosts for the jump host.
 
     (``-J`` alone would not pass ``-i`` and ``UserKnownHostsFile`` on to the jump connection.)
     """
     user, host, port = split_jump(proxy_jump)
-    argv = ["ssh", *base_options(known_hosts, key), "-p", str(port), "-W", "%h:%p", f"{user}@{host}"]
+    argv = ["ssh", *base_options(known_hosts, key, checking=checking), "-p", str(port), "-W", "%h:%p"]
+    argv.append(f"{user}@{host}")
     return shlex.join(argv)
+
+
+def _proxy_of(machine: Machine, known_hosts: Path) -> str:
+    """The ProxyCommand of a machine behind a jump host (checked like the machine: a run pins every
+    machine's keys, the jump host's too, or none)."""
+    assert machine.proxy_jump is not None
+    return proxy_command(machine.proxy_jump, known_hosts, machine.key_path, machine.host_key_checking)
 
 
 def common_options(machine: Machine, known_hosts: Path) -> list[str]:
     """Options for ansible_ssh_common_args (no -i/-p/user: the inventory carries those)."""
     options = [
         "-o",
-        "StrictHostKeyChecking=accept-new",
+        f"StrictHostKeyChecking={machine.host_key_checking}",
         "-o",
         f"UserKnownHostsFile={known_hosts}",
         "-o",
         "IdentitiesOnly=yes",
     ]
     if machine.proxy_jump:
-        options += ["-o", f"ProxyCommand={proxy_command(machine.proxy_jump, known_hosts, machine.key_path)}"]
+        options += ["-o", f"ProxyCommand={_proxy_of(machine, known_hosts)}"]
     return options
 
 
 def command(machine: Machine, known_hosts: Path, *remote: str, batch: bool = True) -> list[str]:
     """The full ssh argv that logs in to ``machine`` (and runs ``remote`` when given)."""
-    argv = ["ssh", *base_options(known_hosts, machine.key_path, batch), "-p", str(machine.port)]
+    argv = ["ssh", *base_options(known_hosts, machine.key_path, batch, machine.host_key_checking)]
+    argv += ["-p", str(machine.port)]
     if machine.proxy_jump:
-        argv += ["-o", f"ProxyCommand={proxy_command(machine.proxy_jump, known_hosts, machine.key_path)}"]
+        argv += ["-o", f"ProxyCommand={_proxy_of(machine, known_hosts)}"]
     argv.append(f"{machine.user}@{machine.address}")
     return argv + list(remote)
 

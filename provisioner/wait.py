@@ -156,9 +156,10 @@ def wait_for_machines(
     progress: Progress = say,
 ) -> None:
     """Wait for every machine (SSH, then cloud-init). ``new`` names machines created in this run: their
-    old host keys (a recycled address or port) are forgotten first."""
+    old host keys (a recycled address or port) are forgotten first, unless the provider pinned the keys
+    the machine printed (``host_key_checking`` yes: known_hosts already holds exactly those)."""
     for machine in machines:
-        if machine.name in new:
+        if machine.name in new and machine.host_key_checking != "yes":
             ssh.forget(settings.known_hosts, machine.address, machine.port)
     for machine in machines:
         if not machine.proxy_jump:

@@ -21,6 +21,10 @@ Workers numbered above ``settings.workers`` are not touched by ``up``: the launc
 ``settings.workers`` None, the worker machines that exist are kept (``fleet.resolve``).
 
 The containers run without --privileged, with an explicit capability set (``RUN_FLAGS``).
+
+Host keys: once SSH answers, the keys cloud-init printed (``keys_to_console``; a container's console text
+is its /var/log/cloud-init-output.log, read with ``docker exec``) are pinned in the project's known_hosts
+before the first SSH connection, which then uses StrictHostKeyChecking=yes (provisioner/hostkeys.py).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioner import docker_cli, fleet, ssh, wait
+from provisioner import docker_cli, fleet, hostkeys, ssh, wait
 from provisioner.errors import LauncherError, ProviderError, WaitTimeout
 from provisioner.fleet import Slot
 from provisioner.machine import ROLES, WORKER_ROLE, Machine
@@ -49,6 +53,7 @@ APP_PORT = 5100
 APP_ROLE = "prodserver"
 LOOPBACK = "127.0.0.1"
 SEED_MOUNT = "/var/lib/cloud/seed/nocloud"
+CLOUD_INIT_OUTPUT = "/var/log/cloud-init-output.log"
 IMAGE_BUILDER = REPO_ROOT / "machine-image" / "build.sh"
 OWN_IMAGE_REPOSITORY = "mlstack/machine"
 LABEL_PREFIX = "org.mlstack.prefix"
@@ -297,8 +302,7 @@ class LocalProvider:
         machines = sorted(
             (m for m in self.status(settings) if m.name in names), key=lambda m: names.index(m.name)
         )
-        self._wait(settings, machines, new)
-        return machines
+        return self._wait(settings, machines, new)
 
     def surplus(self, settings: Settings) -> list[Machine]:
         """The worker machines numbered above ``settings.workers``, highest first (none when it is None)."""
@@ -587,15 +591,27 @@ class LocalProvider:
                 )
             time.sleep(0.5)
 
-    def _wait(self, settings: Settings, machines: list[Machine], new: list[str]) -> None:
+    @staticmethod
+    def _cloud_init_output(name: str) -> str:
+        """What cloud-init printed in the machine (its console text, kept in /var/log/cloud-init-output.log),
+        read through Docker, not over the network; "" before cloud-init has written it."""
+        result = docker_cli.run(["exec", name, "cat", CLOUD_INIT_OUTPUT], check=False)
+        return result.stdout if result.returncode == 0 else ""
+
+    def _wait(self, settings: Settings, machines: list[Machine], new: list[str]) -> list[Machine]:
+        """Wait for SSH, pin the host keys cloud-init printed, wait for cloud-init; the machines as pinned."""
         for machine in machines:
             self._wait_booted(settings, machine)
+        machines = hostkeys.pin_machines(
+            settings, machines, set(new), self._cloud_init_output, self.progress, poll=1.0, stale=60.0
+        )
         try:
             wait.wait_for_machines(machines, settings, new=new, progress=self.progress)
         except LauncherError as exc:
             names = " / ".join(m.name for m in machines)
             local_hint = f"on local machines also: docker exec -it <{names}> journalctl -b --no-pager"
             raise type(exc)(exc.message, f"{exc.hint}; {local_hint}" if exc.hint else local_hint) from None
+        return machines
 
 
 __all__ = ["LocalProvider", "Ports", "machine_record", "run_args", "write_seed"]

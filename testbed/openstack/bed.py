@@ -5,9 +5,13 @@ wait until every API answers, stop.
   import``, this host's CAs trusted; cached by that script's own recipe hash);
 - ``mlstack/openstack-testbed:<recipe>``: ``docker build`` of this directory's Dockerfile on it, where
   ``<recipe>`` hashes the Dockerfile and the base image's id: a second start reuses it;
+- ``mlstack/openstack-testbed:<recipe>-baked-<hash>``: the package image with the databases migrated,
+  keystone bootstrapped and the compute host mapped (``inside.py bake`` in a throw-away container, then
+  ``docker commit``, about as long as one start without it); ``<hash>`` covers the package image,
+  inside.py, templates/, testbed_neutron/ and the password, so a change there bakes again;
 - the container ``mlstack-openstack-testbed`` (``--init``; APIs published on 127.0.0.1 only) runs
-  inside.py from this directory, mounted read-only at /testbed, so the configuration and the Neutron
-  stand-ins change without a rebuild.
+  inside.py from this directory, mounted read-only at /testbed, from the baked image: a start is only the
+  services' own start.
 """
 
 from __future__ import annotations
@@ -103,6 +107,51 @@ def ensure_image(progress: Progress = offline.say) -> str:
     return tag
 
 
+def baked_tag(image: str, password: str) -> str:
+    """The baked image's tag: the package image's id and what the bake runs."""
+    digest = hashlib.sha256((offline.image_id(image) or image).encode() + password.encode())
+    for path in sorted([HERE / "inside.py", *HERE.glob("templates/*"), *HERE.glob("testbed_neutron/*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return f"{image}-baked-{digest.hexdigest()[:12]}"
+
+
+def ensure_baked(bed: Bed, image: str, progress: Progress = offline.say) -> str:
+    """The baked image of ``image`` (built once: a container runs ``inside.py bake``, then is committed)."""
+    tag = baked_tag(image, bed.password)
+    if offline.image_id(tag) is not None:
+        progress(f"  baked image {tag}: cached")
+        return tag
+    progress(f"  baking the databases into {tag} (once: migrations, keystone, the compute host)")
+    started = time.monotonic()
+    name = f"{bed.name}-bake"
+    docker_cli.run(["rm", "--force", name], check=False)
+    try:
+        result = docker_cli.run(
+            [
+                "run", "--init", "--name", name, "--hostname", "testbed",
+                "--volume", f"{HERE}:/testbed:ro",
+                "--env", f"TESTBED_PORT_BASE={bed.port_base}", "--env", f"TESTBED_PASSWORD={bed.password}",
+                image, "python3", "/testbed/inside.py", "bake",
+            ],
+            check=False,
+            timeout=1800,
+        )  # fmt: skip
+        if result.returncode != 0 or "BAKED" not in result.stdout:
+            raise ProviderError(
+                f"baking the test bed's databases failed (exit {result.returncode}):\n"
+                f"{offline.tail(result.stdout + result.stderr, 25)}",
+                f"run it by hand to see everything: docker run --rm -v {HERE}:/testbed:ro {image} "
+                "python3 /testbed/inside.py bake",
+            )
+        docker_cli.run(
+            ["commit", "--change", 'CMD ["/bin/bash"]', name, tag], what=f"committing {tag}", timeout=600
+        )
+    finally:
+        docker_cli.run(["rm", "--force", "--volumes", name], check=False)
+    progress(f"    baked ({time.monotonic() - started:.0f}s)")
+    return tag
+
+
 def is_ready(bed: Bed) -> bool:
     """The container runs and inside.py has finished."""
     result = docker_cli.run(["exec", bed.name, "test", "-f", READY], check=False)
@@ -171,7 +220,7 @@ def up(bed: Bed | None = None, progress: Progress = offline.say) -> Bed:
     """The test bed running and answering: reused when it already runs from the current image."""
     bed = bed or Bed.from_env()
     docker_cli.ensure_engine()
-    image = ensure_image(progress)
+    image = ensure_baked(bed, ensure_image(progress), progress)
     info = docker_cli.inspect("container", bed.name)
     running = info is not None and info["State"]["Running"]
     if running and info is not None and info["Config"]["Image"] == image and is_ready(bed):

@@ -7,14 +7,22 @@ schemas (in parallel with keystone's set-up) -> placement, glance, neutron-serve
 scheduler and api -> nova-compute (fake driver) -> ``nova-manage cell_v2 discover_hosts``. Then it writes
 ``/run/testbed-ready`` and waits; a service that exits is logged (``docker logs``).
 
+``inside.py bake`` does all that once, stops every service cleanly and writes /var/lib/testbed-baked:
+bed.py commits that container as the baked image (migrated databases, keystone's keys, users and catalog,
+the compute host mapped). A start from the baked image skips the set-up: MariaDB and RabbitMQ, then every
+service at once (nova-compute once keystone and placement answer), the catalog's ports moved to this
+start's TESTBED_PORT_BASE, READY when nova-compute has reported in.
+
 Environment: TESTBED_PORT_BASE (the APIs listen on base + upstream port % 1000), TESTBED_PASSWORD.
 Logs: /var/log/testbed/<service>.log.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +33,7 @@ from string import Template
 HERE = Path(__file__).resolve().parent
 LOGS = Path("/var/log/testbed")
 READY = Path("/run/testbed-ready")
+BAKED = Path("/var/lib/testbed-baked")
 BASE = int(os.environ.get("TESTBED_PORT_BASE", "25000"))
 PASSWORD = os.environ.get("TESTBED_PASSWORD", "testbed")
 UPSTREAM = {"keystone": 5000, "glance": 9292, "placement": 8778, "nova": 8774, "neutron": 9696}
@@ -163,11 +172,17 @@ def check_children() -> None:
             sys.exit(1)
 
 
-def start_mariadb() -> None:
+def sql(statement: str, log: str = "mariadb-setup") -> str:
+    return run("mariadb", "-uroot", "-N", "-e", statement, log=log)
+
+
+def start_mariadb(create: bool = True) -> None:
     Path("/run/mysqld").mkdir(exist_ok=True)
     shutil.chown("/run/mysqld", "mysql", "mysql")
     start("mariadb", "mariadbd", "--user=mysql")
     wait_port("mariadb", 3306)
+    if not create:
+        return
     statements = []
     for user, names in DATABASES.items():
         statements.append(f"CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';")
@@ -276,7 +291,7 @@ def sync_others() -> None:
     say("all schemas synced")
 
 
-def start_services() -> None:
+def start_services(before_compute: tuple[str, ...] = ()) -> None:
     uwsgi("placement", "/usr/bin/placement-api", PORTS["placement"])
     start("glance", "glance-api", "--config-file", "/etc/glance/glance-api.conf")
     start(
@@ -288,7 +303,8 @@ def start_services() -> None:
     start("nova-conductor", "nova-conductor", "--config-file", "/etc/nova/nova.conf")
     start("nova-scheduler", "nova-scheduler", "--config-file", "/etc/nova/nova.conf")
     uwsgi("nova-api", "/usr/bin/nova-api-wsgi", PORTS["nova"], threads=1)
-    wait_port("placement", PORTS["placement"])
+    for name in (*before_compute, "placement"):
+        wait_port(name, PORTS[name])
     # the compute service from the Python module: the nova-compute package would pull libvirt and qemu
     start(
         "nova-compute",
@@ -300,6 +316,58 @@ def start_services() -> None:
     )
     for name in ("glance", "neutron", "nova"):
         wait_port(name, PORTS[name])
+
+
+def retarget_endpoints(baked_base: int) -> None:
+    """The catalog of a baked image names the ports of the start that baked it: move them to ours."""
+    if baked_base == BASE:
+        return
+    for name, port in UPSTREAM.items():
+        old, new = f"127.0.0.1:{baked_base + port % 1000}", f"127.0.0.1:{PORTS[name]}"
+        sql(f"UPDATE keystone.endpoint SET url = REPLACE(url, '{old}', '{new}');", log="retarget")
+    say(f"catalog moved from port base {baked_base} to {BASE}")
+
+
+def wait_compute_reported(since: str, timeout: float = 180) -> None:
+    """Until nova-compute has reported in after ``since`` (UTC): the scheduler counts it as up."""
+    deadline = time.monotonic() + timeout
+    query = (
+        "SELECT COUNT(*) FROM nova.services WHERE `binary` = 'nova-compute' AND deleted = 0 "
+        f"AND COALESCE(updated_at, created_at) >= '{since}';"
+    )
+    while time.monotonic() < deadline:
+        check_children()
+        if sql(query, log="nova-compute-report").strip() not in ("", "0"):
+            say("nova: compute host testbed reported in")
+            return
+        time.sleep(1)
+    say(f"FAILED: nova-compute did not report within {timeout:.0f}s (see {LOGS}/nova-compute.out)")
+    sys.exit(1)
+
+
+def start_baked(baked: dict[str, str]) -> None:
+    """A start from the baked image: no set-up, every service at once."""
+    start_mariadb(create=False)
+    since = sql("SELECT UTC_TIMESTAMP();").strip()
+    retarget_endpoints(int(baked["port_base"]))
+    uwsgi("keystone", "/usr/bin/keystone-wsgi-public", PORTS["keystone"])
+    wait_port("rabbitmq", 5672)
+    start_services(before_compute=("keystone",))
+    wait_compute_reported(since)
+
+
+def stop_all(timeout: float = 120) -> None:
+    """Stop every service (SIGTERM to its process group; MariaDB and RabbitMQ shut down cleanly)."""
+    for name in reversed(list(children)):
+        child = children[name]
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+    children.clear()
 
 
 def discover_hosts(timeout: float = 120) -> None:
@@ -316,17 +384,26 @@ def discover_hosts(timeout: float = 120) -> None:
     sys.exit(1)
 
 
-def main() -> None:
+def main(bake: bool = False) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     READY.unlink(missing_ok=True)
     write_configs()
     install_neutron_stand_ins()
     start_rabbitmq()
-    start_mariadb()
-    sync_others()
-    wait_port("rabbitmq", 5672)
-    start_services()
-    discover_hosts()
+    if BAKED.is_file() and not bake:
+        start_baked(json.loads(BAKED.read_text()))
+    else:
+        start_mariadb()
+        sync_others()
+        wait_port("rabbitmq", 5672)
+        start_services()
+        discover_hosts()
+    if bake:
+        stop_all()
+        BAKED.write_text(json.dumps({"port_base": BASE, "baked_in": f"{time.monotonic() - started:.0f}"}))
+        shutil.rmtree(LOGS, ignore_errors=True)
+        say("BAKED")
+        return
     READY.write_text(f"{time.monotonic() - started:.1f}\n")
     say("READY")
     while True:
@@ -335,4 +412,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    {"sync-nova": sync_nova, "register-services": register_services}.get(sys.argv[-1], main)()
+    {
+        "sync-nova": sync_nova,
+        "register-services": register_services,
+        "bake": lambda: main(bake=True),
+    }.get(sys.argv[-1], main)()

@@ -15,7 +15,9 @@ Credentials are the ecosystem's: ``openstack.connect(cloud=NAME)`` reads clouds.
    one; none when the server's own address is public), and for devserver only with
    ``devserver_floating_ip`` -- otherwise devserver is reached through prodserver. Workers never get
    one: they are reached through prodserver;
-5. SSH and cloud-init (provisioner.wait).
+5. the servers' SSH host keys, read from their console logs where cloud-init printed them, pinned in the
+   project's known_hosts (console_keys; ``--host-keys``);
+6. SSH and cloud-init (provisioner.wait).
 
 Workers numbered above N are left alone by ``up``; the launcher drains them (``surplus``), then deletes
 them (``remove_workers``), highest first. N None (``workers`` not set) keeps the worker servers that
@@ -41,7 +43,7 @@ from provisioner import cloudinit, fleet, keys, ssh
 from provisioner.errors import ConfigError, ProviderError, WaitTimeout
 from provisioner.fleet import Slot
 from provisioner.machine import ROLES, WORKER_ROLE, Machine
-from provisioner.providers.openstack import connection, preflight, security_groups
+from provisioner.providers.openstack import connection, console_keys, preflight, security_groups
 from provisioner.providers.openstack import floating as floating_ips
 from provisioner.providers.openstack.cloud_errors import cloud_errors
 from provisioner.providers.openstack.security_groups import CIDR_PORTS, GROUPS, PEER_PORTS
@@ -194,13 +196,6 @@ class OpenStackProvider:
             bool(deployment) and (server.metadata or {}).get(META_DEPLOYMENT) == deployment
         )
 
-    @staticmethod
-    def _group_is_ours(state: StateFile, role: str, group: Any) -> bool:
-        deployment = state.data.get("deployment")
-        return state.section("security_groups").get(role) == group.id or (
-            bool(deployment) and f"deployment {deployment}" in (group.description or "")
-        )
-
     def _refuse_foreign(self, conn: Connection, settings: Settings, state: StateFile) -> None:
         """Stop, before anything is created, when a server or security group with one of our names exists
         that this deployment did not make (a colleague's, or another checkout's)."""
@@ -215,16 +210,20 @@ class OpenStackProvider:
                 foreign.append(
                     f"server {server.name} (user {owner}, deployment {meta.get(META_DEPLOYMENT, '-')})"
                 )
-        for role in GROUPS:
-            group = conn.get_security_group(settings.server_name(role))
-            if group is not None and not self._group_is_ours(state, role, group):
-                foreign.append(f"security group {group.name} ({group.description or 'no description'})")
-        if foreign:
+        groups = security_groups.foreign(conn, settings, state)
+        if foreign or groups:
+            hints = []
+            if foreign:
+                hints.append(
+                    "choose another --prefix; if they are yours from another checkout, run there or copy "
+                    "its state file here"
+                )
+            if groups:
+                hints.append(security_groups.FOREIGN_GROUP_HINT)
             raise ConfigError(
-                f"{'; '.join(foreign)}: named like this deployment's, but not made by it "
+                f"{'; '.join(foreign + groups)}: named like this deployment's, but not made by it "
                 f"(prefix {settings.prefix!r}, state file {state.path}); nothing was changed",
-                "choose another --prefix; if they are yours from another checkout, run there or copy its "
-                "state file here",
+                "; ".join(hints),
             )
 
     @staticmethod
@@ -306,6 +305,7 @@ class OpenStackProvider:
         flavor: Any,
         network: Any,
         checked: preflight.Checked,
+        group: Any,
     ) -> Any:
         userdata = cloudinit.render(slot.role, keys.public_key_text(settings))
         meta = {
@@ -321,7 +321,7 @@ class OpenStackProvider:
             network=network,
             key_name=settings.keypair_name,
             userdata=userdata,
-            security_groups=[settings.server_name(slot.role)],
+            security_groups=[group.id],  # by id: another group may have the same name
             meta=meta,
             auto_ip=False,
             wait=False,
@@ -400,7 +400,12 @@ class OpenStackProvider:
             )
 
     def _servers_up(
-        self, conn: Connection, settings: Settings, state: StateFile, checked: preflight.Checked
+        self,
+        conn: Connection,
+        settings: Settings,
+        state: StateFile,
+        checked: preflight.Checked,
+        groups: dict[str, Any],
     ) -> tuple[dict[Slot, Any], set[str]]:
         """ACTIVE servers for every wanted slot, and the names of those created in this run."""
         slots = fleet.wanted(settings)
@@ -415,7 +420,10 @@ class OpenStackProvider:
         if missing:
             image, flavor, network = checked.image, checked.flavor, checked.network
             for slot in missing:
-                server = self._create_server(conn, settings, state, slot, image, flavor, network, checked)
+                group = groups[slot.role]
+                server = self._create_server(
+                    conn, settings, state, slot, image, flavor, network, checked, group
+                )
                 state.record("servers", slot.hostname, server.id)
                 ids[slot] = server.id
                 created.add(slot.name)
@@ -567,12 +575,16 @@ class OpenStackProvider:
             settings = fleet.resolve(settings, self._existing_workers(conn, settings))
             checked = self._preflight(conn, settings)  # nothing is created before this passes
             self._ensure_keypair(conn, settings, state)
-            security_groups.ensure(conn, settings, state, self.out)
-            servers, created = self._servers_up(conn, settings, state, checked)
+            groups = security_groups.ensure(conn, settings, state, self.out)
+            servers, created = self._servers_up(conn, settings, state, checked, groups)
             machines = self._machines(conn, settings, servers, state, checked.floating_network)
             mtu = self._network_mtu(conn, servers)
             if mtu:  # for Docker Engine's daemon options (provisioner.netvars)
                 machines = [dataclasses.replace(m, extra={**m.extra, "mtu": str(mtu)}) for m in machines]
+            by_name = {server.name: server for server in servers.values()}
+            machines = console_keys.pin_machines(
+                conn, settings, machines, by_name, created, self.out, self.poll_interval
+            )
         self.waiter(machines, settings, new=created, progress=self.out)
         return machines
 
@@ -715,14 +727,13 @@ class OpenStackProvider:
         existing_key = conn.get_keypair(name)
         key_source = settings.public_key or "the user's key or a new project key under .ssh/"
         lines.append(f"keypair {name}: " + ("reuse" if existing_key else f"create from {key_source}"))
-        with_workers = (
-            bool(settings.workers) or conn.get_security_group(settings.server_name(WORKER_ROLE)) is not None
-        )
+        ours = {role: security_groups.split(conn, settings, state, role)[0] for role in GROUPS}
+        with_workers = bool(settings.workers) or ours[WORKER_ROLE] is not None
         for role in GROUPS:
             if role == WORKER_ROLE and not with_workers:
                 continue
             group = settings.server_name(role)
-            verb = "reuse" if conn.get_security_group(group) is not None else "create"
+            verb = "reuse" if ours[role] is not None else "create"
             opened = []
             if CIDR_PORTS[role]:
                 opened.append(f"tcp {', '.join(map(str, CIDR_PORTS[role]))} from {settings.allowed_cidr}")

@@ -1,6 +1,12 @@
 """The security groups ``<prefix>-prodserver``, ``<prefix>-devserver`` and ``<prefix>-workers`` and their
 rules, reconciled both ways: on the launcher's ports each group ends up with exactly the TCP ingress rules
-it should have (a narrowed ``allowed_cidr`` takes the wider rule away); other rules are left alone."""
+it should have (a narrowed ``allowed_cidr`` takes the wider rule away); other rules are left alone.
+
+Ownership: a group is this deployment's when its id is in the state file or its description carries the
+deployment id (``... (deployment <id>, user <id>)``). Neutron allows several groups of one name; a group of
+our name that this deployment cannot prove it made (an older launcher's, a colleague's, one made by hand)
+is never modified, used or deleted: with none of ours beside it the run is refused before anything is
+created (``foreign``), with ours beside it ours is used by id and the other left alone."""
 
 from __future__ import annotations
 
@@ -66,8 +72,56 @@ def reconcile_rules(
         )
 
 
+def is_ours(state: StateFile, role: str, group: Any) -> bool:
+    """Recorded in the state file, or described with this deployment's id."""
+    deployment = state.data.get("deployment")
+    return state.section("security_groups").get(role) == group.id or (
+        bool(deployment) and f"deployment {deployment}" in (group.description or "")
+    )
+
+
+def named(conn: Connection, settings: Settings, role: str) -> list[Any]:
+    """The project's security groups named ``<prefix>-<role>`` (Neutron allows several)."""
+    name = settings.server_name(role)
+    found = conn.network.security_groups(name=name, project_id=conn.current_project_id)
+    return [group for group in found if group.name == name]
+
+
+def split(conn: Connection, settings: Settings, state: StateFile, role: str) -> tuple[Any, list[Any]]:
+    """(this deployment's group of the role or None, the others of that name)."""
+    groups = named(conn, settings, role)
+    ours = [group for group in groups if is_ours(state, role, group)]
+    recorded = state.section("security_groups").get(role)
+    ours.sort(key=lambda group: group.id != recorded)  # the recorded one first
+    return (ours[0] if ours else None), [group for group in groups if group not in ours[:1]]
+
+
+def foreign(conn: Connection, settings: Settings, state: StateFile) -> list[str]:
+    """What stops a run: groups of our names that this deployment did not make, with none of ours
+    beside them (one line each, with what to do)."""
+    found = []
+    for role in GROUPS:
+        ours, others = split(conn, settings, state, role)
+        if ours is None:
+            for group in others:
+                found.append(
+                    f"security group {group.name} (id {group.id}, "
+                    f"{repr(group.description) if group.description else 'no description'})"
+                )
+    return found
+
+
+FOREIGN_GROUP_HINT = (
+    "a security group this deployment cannot prove it made (an older launcher's, a colleague's, one made "
+    "by hand) is never changed or deleted: if it is yours and no server uses it, delete it (openstack "
+    "security group delete ID) or rename it (openstack security group set --name NEW-NAME ID), or "
+    "choose another --prefix"
+)
+
+
 def ensure(conn: Connection, settings: Settings, state: StateFile, out: Out) -> dict[str, Any]:
-    """prodserver's and devserver's groups, and the workers' group when there are (or were) workers."""
+    """prodserver's and devserver's groups, and the workers' group when there are (or were) workers:
+    this deployment's (by id), created when missing."""
     groups: dict[str, Any] = {}
     descriptions = {
         "prodserver": "mlstack prodserver: SSH and the app; RabbitMQ from the workers",
@@ -76,7 +130,11 @@ def ensure(conn: Connection, settings: Settings, state: StateFile, out: Out) -> 
     }
     for role in GROUPS:
         name = settings.server_name(role)
-        group = conn.get_security_group(name)
+        group, others = split(conn, settings, state, role)
+        if group is None and others:  # refused before anything was created (provider._refuse_foreign)
+            raise AssertionError(f"security group {name} is not this deployment's")
+        for other in others:
+            out(f"  security group {name}: another of that name (id {other.id}) is not ours: left alone")
         if group is None and role == WORKER_ROLE and not settings.workers:
             continue
         if group is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import keys
+from provisioner import hostkeys, keys, ssh
 from provisioner.errors import ProviderError
 from provisioner.providers.local import LABEL_PREFIX, LABEL_ROLE, SEED_MOUNT, network_name, volume_name
 from tests.machines_fixtures import LocalMachines
@@ -288,3 +288,29 @@ def test_reusing_machines_with_another_key_is_a_clear_error(local_machines: Loca
     with pytest.raises(ProviderError, match="created for another SSH key") as caught:
         local_machines.provider.up(settings)
     assert "--destroy" in str(caught.value)
+
+
+def test_host_keys_are_pinned_from_what_cloud_init_printed(local_machines: LocalMachines, tmp_path):
+    """The provider read the keys cloud-init printed (keys_to_console) and pinned them before the first
+    SSH connection: known_hosts holds exactly each machine's own host keys, and every connection checks
+    them strictly (StrictHostKeyChecking=yes: a wrong key is refused, never replaced)."""
+    known_hosts = local_machines.settings.known_hosts
+    own = {}
+    for machine in local_machines.machines:
+        assert machine.host_key_checking == "yes", machine
+        pub = local_machines.docker_exec(machine.role, "sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub").stdout
+        own[machine.role] = sorted(" ".join(line.split()[:2]) for line in pub.splitlines())
+        assert len(own[machine.role]) >= 2
+        assert sorted(hostkeys.pinned(known_hosts, machine.address, machine.port)) == own[machine.role]
+        argv = local_machines.ssh_argv(machine.role, "true")
+        assert "StrictHostKeyChecking=yes" in argv
+
+    prod, dev = local_machines["prodserver"], local_machines["devserver"]
+    wrong = tmp_path / "known_hosts"  # devserver's keys under prodserver's name
+    hostkeys.pin(wrong, prod.address, prod.port, own["devserver"])
+    argv = ssh.command(prod, wrong, "true")
+    refused = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 255
+    assert "Host key verification failed" in refused.stderr
+    assert sorted(hostkeys.pinned(wrong, prod.address, prod.port)) == own["devserver"], "not replaced"
+    assert dev.host_key_checking == "yes"

@@ -61,6 +61,8 @@ def test_start_instances_local_up_reuse_destroy(docker_engine, tmp_path):
             assert published == [f"127.0.0.1:{host['ansible_port']}"]
             assert host["ansible_host"] == "127.0.0.1"
             assert host["ansible_user"] == "appuser"
+            # the host keys cloud-init printed were pinned: Ansible checks them strictly
+            assert "StrictHostKeyChecking=yes" in host["ansible_ssh_common_args"]
             login = subprocess.run(
                 [
                     "ssh",

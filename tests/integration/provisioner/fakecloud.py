@@ -74,6 +74,8 @@ class FakeCloud:
     build_polls: int = 1
     error_fault: str | None = None
     quota_exceeded: bool = False
+    # what os-getConsoleOutput answers (the same text for every server); None: 501, no console log
+    console: str | None = None
     max_instances: int = 10
     max_cores: int = 20
     max_ram: int = 51200
@@ -531,6 +533,10 @@ class FakeCloud:
         return None
 
     def _server_action(self, server: dict[str, Any], body: dict[str, Any]) -> tuple | None:
+        if "os-getConsoleOutput" in body:
+            if self.console is None:
+                return 501, {"notImplemented": {"code": 501, "message": "Unable to get console log"}}
+            return 200, {"output": self.console}
         action = next((a for a in SERVER_ACTIONS if a in body), None)
         if action is None:
             return None

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 from fakecloud import PRIVATE_NET, PROJECT_ID, USER_ID, state_path
 
+from provisioner import hostkeys
 from provisioner.errors import ConfigError, ProviderError
 
 pytestmark = [
@@ -24,7 +26,13 @@ def server_posts(cloud):
 
 
 def mutations(cloud):
-    return [c for c in cloud.calls if c.method in MUTATING and c.path != "/v3/auth/tokens"]
+    return [
+        c
+        for c in cloud.calls
+        if c.method in MUTATING
+        and c.path != "/v3/auth/tokens"
+        and "os-getConsoleOutput" not in (c.body or {})  # a read, though a POST
+    ]
 
 
 def test_first_run_sends_the_right_server_requests(cloud, provider, settings, waits):
@@ -49,7 +57,8 @@ def test_first_run_sends_the_right_server_requests(cloud, provider, settings, wa
         assert "default" in config["users"]
         assert body["key_name"] == "mlstack-key"
         assert body["networks"] == [{"uuid": PRIVATE_NET}]
-        assert body["security_groups"] == [{"name": name}]
+        group_id = next(g["id"] for g in cloud.security_groups.values() if g["name"] == name)
+        assert body["security_groups"] == [{"name": group_id}], "by id: another group may share the name"
         assert body["imageRef"] == "img-debian-12"
         assert body["flavorRef"] == "fl-medium"
         assert body["metadata"] == {
@@ -155,7 +164,9 @@ def test_a_security_group_with_our_name_that_we_did_not_make_is_refused(cloud, p
         "security_group_rules": [],
         "stateful": True,
     }
-    with pytest.raises(ConfigError, match=r"security group mlstack-devserver \(a colleague's\)"):
+    with pytest.raises(
+        ConfigError, match=r"security group mlstack-devserver \(id sg-user, \"a colleague's\"\)"
+    ):
         provider.up(settings)
     assert mutations(cloud) == []
 
@@ -548,6 +559,7 @@ def test_an_existing_server_in_a_transient_state_is_waited_on_or_brought_back(
     assert prod["status"] == "ACTIVE" and machines[0].name == "mlstack-prodserver"
     assert server_posts(cloud) == []
     actions = [c.body for c in cloud.requests("POST", rf"/servers/{prod['id']}/action$")]
+    actions = [body for body in actions if "os-getConsoleOutput" not in body]  # a read, though a POST
     assert actions == ([{action: None}] if action else [])
     out = capsys.readouterr().out
     assert f"mlstack-prodserver: {line}" in out
@@ -628,3 +640,38 @@ def test_a_public_fixed_address_needs_no_floating_ip_unless_access_floating(
 def test_the_network_mtu_is_reported_with_the_machines(cloud, provider, settings):
     machines = provider.up(settings)
     assert {m.extra.get("mtu") for m in machines} == {"1450"}
+
+
+REAL_CONSOLE = Path(__file__).parents[2] / "unit/provisioner/data/cloud-init-output-local-machine.log"
+
+
+def test_host_keys_printed_on_the_console_are_pinned_before_the_first_connection(
+    cloud, provider, settings, waits
+):
+    """The console log answers what a real first boot printed (cloud-init 25.1): its keys are pinned for
+    the address each machine is reached at, and the waiter gets machines checked strictly."""
+    cloud.console = REAL_CONSOLE.read_text()
+    keys = hostkeys.parse(cloud.console)
+
+    machines = provider.up(settings)
+
+    assert [m.host_key_checking for m in machines] == ["yes", "yes"]
+    assert [m.host_key_checking for m in waits.calls[0][0]] == ["yes", "yes"]
+    prod, dev = machines
+    assert sorted(hostkeys.pinned(settings.known_hosts, prod.address)) == sorted(keys)
+    assert sorted(hostkeys.pinned(settings.known_hosts, dev.address)) == sorted(keys), "behind prodserver"
+    assert len(cloud.requests("POST", r"/servers/[^/]+/action$")) == 2, "one console read per server"
+
+    cloud.calls.clear()
+    provider.up(settings)  # reused: the pinned keys are kept, the console is not read again
+    assert cloud.requests("POST", r"/servers/[^/]+/action$") == []
+
+
+def test_host_keys_console_without_a_console_log_stops_with_exit_code_3(cloud, provider, settings, waits):
+    cloud.console = None  # the cloud answers 501
+    with pytest.raises(
+        ProviderError, match=r"cannot be read: the cloud gives no console log \(HTTP 501\)"
+    ) as caught:
+        provider.up(dataclasses.replace(settings, host_keys="console"))
+    assert caught.value.exit_code == 3
+    assert waits.calls == [], "no SSH connection was tried"

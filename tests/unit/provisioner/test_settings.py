@@ -236,3 +236,13 @@ def test_workers_have_a_documented_upper_bound(tmp_path):
     assert load_settings({"workers": 50}, env={}, settings_file=empty(tmp_path)).workers == 50
     with pytest.raises(ConfigError, match="at most 50 worker machines"):
         load_settings({"workers": 5000}, env={}, settings_file=empty(tmp_path))
+
+
+def test_host_keys_default_env_cli_and_a_bad_value(tmp_path):
+    assert load_settings({}, {}, empty(tmp_path)).host_keys == "auto"
+    assert load_settings({}, {"MLSTACK_HOST_KEYS": "console"}, empty(tmp_path)).host_keys == "console"
+    given = cli_values(["--host-keys", "accept-new"])
+    assert load_settings(given, {"MLSTACK_HOST_KEYS": "console"}, empty(tmp_path)).host_keys == "accept-new"
+    with pytest.raises(ConfigError, match="unknown host_keys 'trust-me'") as caught:
+        load_settings({}, {"MLSTACK_HOST_KEYS": "trust-me"}, empty(tmp_path))
+    assert "auto, console, accept-new" in caught.value.hint
