@@ -35,7 +35,10 @@ def test_a_second_builder_waits_until_the_first_releases_the_lock(
 def test_an_uncontended_lock_says_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bed, "BUILD_LOCK", tmp_path / "image.lock")
     said: list[str] = []
-    with bed.build_lock(said.append):
-        with (tmp_path / "image.lock").open("a") as handle, pytest.raises(BlockingIOError):
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with (
+        bed.build_lock(said.append),
+        (tmp_path / "image.lock").open("a") as handle,
+        pytest.raises(BlockingIOError),
+    ):
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     assert said == []
