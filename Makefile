@@ -50,7 +50,7 @@ integration: $(STAMP) ## Integration tests: real RabbitMQ, Celery, Chromium, Doc
 check: lint unit integration ## The fast part: lint + unit + integration
 
 e2e: $(STAMP) ## End to end on local machines: from nothing to serving, drills, git-push delivery, teardown
-	$(VENV)/bin/pytest tests/e2e tests/integration/git_deploy $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 slow: $(STAMP) ## The other converging suites: per-role drift drills and firewall checks, Docker in prodserver
 	$(VENV)/bin/pytest -m slow tests/integration/roles tests/integration/machines $(PYTEST_ARGS)

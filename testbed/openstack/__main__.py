@@ -1,4 +1,5 @@
-"""``python -m testbed.openstack up|down|status``: make openstack-up / make openstack-down."""
+"""``python -m testbed.openstack up|down|image``: make openstack-up / make openstack-down; ``image`` only
+builds (or checks) the cached image, as .ci/run does in the background while the first tests run."""
 
 from __future__ import annotations
 
@@ -43,12 +44,17 @@ def bring_up(clouds_yaml: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed.openstack", description=__doc__)
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("action", choices=["up", "down", "image"])
     parser.add_argument("--clouds-yaml", type=Path, default=CLOUDS_YAML)
     args = parser.parse_args(argv)
     try:
         if args.action == "up":
             bring_up(args.clouds_yaml)
+        elif args.action == "image":
+            from testbed.openstack import bed
+
+            started = time.monotonic()
+            print(f"OpenStack test bed: image {bed.ensure_image()} ready ({time.monotonic() - started:.0f}s)")
         else:
             from testbed.openstack import bed
 

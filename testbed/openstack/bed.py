@@ -16,12 +16,14 @@ wait until every API answers, stop.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,9 @@ BASE_IMAGE = "mlstack/base:bookworm"
 IMAGE_REPO = "mlstack/openstack-testbed"
 UPSTREAM = {"keystone": 5000, "glance": 9292, "placement": 8778, "nova": 8774, "neutron": 9696}
 READY = "/run/testbed-ready"
+# One builder at a time on this host (CI builds the image in the background while the first tests run; the
+# test bed's fixture then waits for that build instead of starting a second one).
+BUILD_LOCK = Path("/tmp/mlstack-openstack-testbed-image.lock")
 Progress = Callable[[str], None]
 
 
@@ -69,8 +74,29 @@ def recipe() -> str:
     return digest.hexdigest()[:12]
 
 
+@contextlib.contextmanager
+def build_lock(progress: Progress = offline.say) -> Iterator[None]:
+    """Hold the host's image build lock; say so when another process holds it and we wait."""
+    with BUILD_LOCK.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"  waiting for another build of the test bed's image to finish ({BUILD_LOCK})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_image(progress: Progress = offline.say) -> str:
-    """Build the base image and the package image unless they are up to date; the package image's tag."""
+    """Build the base image and the package image unless they are up to date (one builder at a time on
+    this host); the package image's tag."""
+    with build_lock(progress):
+        return _ensure_image(progress)
+
+
+def _ensure_image(progress: Progress) -> str:
     offline._build_with_script(
         progress,
         BASE_IMAGE,

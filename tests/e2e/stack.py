@@ -28,6 +28,16 @@ from provisioner import keys
 from provisioner.settings import REPO_ROOT
 
 DATA_FILE = (REPO_ROOT / ".." / "shared" / "data" / "pima-indians-diabetes.csv").resolve()
+KNOWN_ROW = {  # the first row of the data set (outcome 1)
+    "Pregnancies": 6,
+    "Glucose": 148,
+    "BloodPressure": 72,
+    "SkinThickness": 35,
+    "Insulin": 0,
+    "BMI": 33.6,
+    "DiabetesPedigreeFunction": 0.627,
+    "Age": 50,
+}
 RECAP = re.compile(
     r"^\s*(?P<host>\S+)\s*:?\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+.*?failed=(?P<failed>\d+)"
 )
@@ -285,3 +295,23 @@ def wait_healthy(url: str, timeout: float = 300) -> dict[str, Any]:
             last = str(exc)
         time.sleep(3)
     raise AssertionError(f"{url}/healthz did not answer 200 within {timeout:.0f}s: {last}")
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A command's exit code and its output (stdout and stderr together, as a person sees them)."""
+
+    rc: int
+    output: str
+    seconds: float
+
+
+def run_on(stack: Stack, group: str, command: str, timeout: float = 900) -> Shell:
+    """Run ``command`` with bash on the machine of ``group`` as appuser, over SSH; never raises."""
+    argv = [
+        *stack.ssh_argv(group),
+        f"bash -c {shlex.quote('set -euo pipefail; ' + command)} 2>&1",
+    ]
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    return Shell(result.returncode, result.stdout + result.stderr, time.monotonic() - started)

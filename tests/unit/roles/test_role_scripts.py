@@ -1,6 +1,6 @@
 """Every script the roles install (roles/*/files/* with a shebang), as shipped: bash with strict mode,
 executable, shellcheck clean. The installed copies of git_deploy's are checked on the machines too
-(tests/integration/git_deploy)."""
+(tests/e2e/test_2_git_push_deploy.py)."""
 
 from __future__ import annotations
 

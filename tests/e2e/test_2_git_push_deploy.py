@@ -1,8 +1,9 @@
 """Git-push delivery on local machines (issue 6), driven as a person does: on devserver, as appuser, train,
 commit and `git push production main`; look at prodserver through its published port on 127.0.0.1.
 
-One module, one stack, tests in order: each builds on the state the previous one left (the release in
-service, the working repository's history). Figures (push durations) are printed, never asserted.
+On the session's stack (conftest.py), after the serving and healing drills of test_1_serve; tests in order:
+each builds on the state the previous one left (the release in service, the working repository's
+history). Figures (push durations) are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Stack, http_json
-from tests.integration.git_deploy.conftest import Shell, run_on
+from tests.e2e.stack import Shell, Stack, http_json, run_on
 
-pytestmark = [pytest.mark.machines, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.machines, pytest.mark.slow, pytest.mark.usefixtures("first_run")]
 
 WORK = "~/mlstack/deploy"
 # The deploy account on prodserver (role git_deploy), which owns the repository the deploy key pushes to.
