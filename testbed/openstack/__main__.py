@@ -1,5 +1,6 @@
 """``python -m testbed.openstack up|down|image``: make openstack-up / make openstack-down; ``image`` only
-builds (or checks) the cached image, as .ci/run does in the background while the first tests run."""
+builds (or checks) the cached images and bakes the set-up, as .ci/run does in the background while the
+first tests run."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             from testbed.openstack import bed
 
             started = time.monotonic()
-            print(f"OpenStack test bed: image {bed.ensure_image()} ready ({time.monotonic() - started:.0f}s)")
+            image = bed.ensure_ready_image(bed.Bed.from_env())
+            print(f"OpenStack test bed: image {image} ready ({time.monotonic() - started:.0f}s)")
         else:
             from testbed.openstack import bed
 

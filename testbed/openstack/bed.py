@@ -89,14 +89,16 @@ def build_lock(progress: Progress = offline.say) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_image(progress: Progress = offline.say) -> str:
-    """Build the base image and the package image unless they are up to date (one builder at a time on
-    this host); the package image's tag."""
+def ensure_ready_image(bed: Bed, progress: Progress = offline.say) -> str:
+    """The image a start runs: the base and package images built and the set-up baked, each only when
+    out of date, one builder at a time on this host; the baked image's tag."""
     with build_lock(progress):
-        return _ensure_image(progress)
+        return ensure_baked(bed, ensure_image(progress), progress)
 
 
-def _ensure_image(progress: Progress) -> str:
+def ensure_image(progress: Progress = offline.say) -> str:
+    """Build the base image and the package image unless they are up to date; the package image's tag
+    (callers hold build_lock)."""
     offline._build_with_script(
         progress,
         BASE_IMAGE,
@@ -246,7 +248,7 @@ def up(bed: Bed | None = None, progress: Progress = offline.say) -> Bed:
     """The test bed running and answering: reused when it already runs from the current image."""
     bed = bed or Bed.from_env()
     docker_cli.ensure_engine()
-    image = ensure_baked(bed, ensure_image(progress), progress)
+    image = ensure_ready_image(bed, progress)
     info = docker_cli.inspect("container", bed.name)
     running = info is not None and info["State"]["Running"]
     if running and info is not None and info["Config"]["Image"] == image and is_ready(bed):
