@@ -279,7 +279,9 @@ def head_commit(stack: Stack) -> str:
 
 def deploy_log(stack: Stack, commit: str) -> str:
     """The deploy log of a commit on prodserver (empty while there is none)."""
-    return run_on(stack, "prodserver", f"sudo cat /var/log/mlstack-deploy/deploy-*-{commit[:12]}.log").output
+    # The log directory is root's (0750): the glob is expanded by root's shell.
+    glob = f"/var/log/mlstack-deploy/deploy-*-{commit[:12]}.log"
+    return run_on(stack, "prodserver", f"sudo sh -c 'cat {glob}'").output
 
 
 def wait_for(what: str, check, timeout: float = 600, every: float = 1.0):
