@@ -39,7 +39,7 @@ lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile), shellcheck
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint --strict .
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
-	shellcheck scripts/*.sh machine-image/*.sh .ci/run $(filter-out %.py %.in %.txt,$(wildcard roles/git_deploy/files/* roles/remote_workers/files/* roles/docker/files/*))
+	shellcheck scripts/*.sh machine-image/*.sh .ci/run $(filter-out %.py %.in %.txt,$(wildcard roles/git_deploy/files/* roles/remote_workers/files/* roles/docker/files/* roles/model_serving/files/*))
 
 unit: $(STAMP) ## Unit tests (seconds)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

@@ -12,12 +12,15 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Shell, Stack, http_json, run_on
+from provisioner.settings import REPO_ROOT
+from tests.e2e.stack import PLAYBOOK_RECAP, Run, Shell, Stack, http_json, parse_recap, run_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.machines, pytest.mark.slow, pytest.mark.usefixtures("first_run")]
 
@@ -64,6 +67,11 @@ def repo_model(stack: Stack) -> tuple[str, dict]:
 
 def server_main(stack: Stack) -> str:
     return on(stack, "prodserver", f"{GIT} rev-parse refs/heads/main").strip()
+
+
+def follow_the_server(stack: Stack) -> None:
+    """After a push that should have been refused: the working repository back at the server's main."""
+    on(stack, "devserver", f"cd {WORK} && git fetch -q production && git reset -q --hard production/main")
 
 
 def page(stack: Stack, path: str) -> str:
@@ -194,6 +202,34 @@ def test_push_to_another_branch_is_stored_not_deployed(stack: Stack):
     assert stored == on(stack, "devserver", f"git -C {WORK} rev-parse experiment").strip()
 
 
+def test_push_over_the_size_limit_is_refused_and_nothing_is_stored(stack: Stack):
+    """git_deploy_max_push_size (100m): a bigger push is refused by git before any hook runs (issue 13)."""
+    before = (current(stack), server_main(stack))
+    result = push(
+        stack,
+        "push over the size limit (110 MiB of random bytes)",
+        "head -c 110M /dev/urandom > model/huge.bin && git add model/huge.bin && "
+        "git commit -qm 'Huge file' && git push production main",
+    )
+    try:
+        assert result.rc != 0, result.output
+        assert "exceeds maximum allowed size" in result.output, result.output
+        assert (current(stack), server_main(stack)) == before
+        big = on(stack, "devserver", f"git -C {WORK} rev-parse HEAD:model/huge.bin").strip()
+        missing = run_on(stack, "prodserver", f"{GIT} cat-file -e {big}")
+        assert missing.rc != 0, "the refused push's objects were stored"
+    finally:
+        follow_the_server(stack)
+
+
+def test_push_of_a_ref_outside_branches_and_tags_is_refused(stack: Stack):
+    """Branches other than main/master and tags are stored, not deployed; other refs are refused."""
+    result = push(stack, "push of refs/notes/x", "git push production HEAD:refs/notes/x")
+    assert result.rc != 0, result.output
+    assert "refusing refs/notes/x: only branches and tags are stored" in result.output
+    assert run_on(stack, "prodserver", f"{GIT} rev-parse -q --verify refs/notes/x").rc != 0
+
+
 def test_push_that_breaks_the_app_is_rejected_and_the_previous_release_keeps_serving(stack: Stack):
     before_release, before_model = current(stack), served_model(stack)["sha256"]
     before_main = server_main(stack)
@@ -224,6 +260,54 @@ def test_push_that_breaks_the_app_is_rejected_and_the_previous_release_keeps_ser
         assert failed[1] not in listing
     finally:
         on(stack, "devserver", f"cd {WORK} && git reset -q --hard HEAD~1")
+
+
+def stack_images(stack: Stack) -> list[str]:
+    """One "service image state" line per container of the stack (containers may be recreated)."""
+    listing = on(
+        stack,
+        "prodserver",
+        "sudo docker ps -a --filter label=com.docker.compose.project=mlstack "
+        "--format '{{.Label \"com.docker.compose.service\"}} {{.Image}} {{.State}}' | sort",
+    )
+    return listing.splitlines()
+
+
+def head_commit(stack: Stack) -> str:
+    return on(stack, "devserver", f"git -C {WORK} rev-parse HEAD").strip()
+
+
+def deploy_log(stack: Stack, commit: str) -> str:
+    """The deploy log of a commit on prodserver (empty while there is none)."""
+    # The log directory is root's (0750): the glob is expanded by root's shell.
+    glob = f"/var/log/mlstack-deploy/deploy-*-{commit[:12]}.log"
+    return run_on(stack, "prodserver", f"sudo sh -c 'cat {glob}'").output
+
+
+def wait_for(what: str, check, timeout: float = 600, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def no_deploy_running(stack: Stack) -> bool:
+    """No mlstack-deploy deploy (nor its wait for git to move the branch) runs on prodserver."""
+    return run_on(stack, "prodserver", "pgrep -f 'sbin/[m]lstack-deploy deploy'").rc == 1
+
+
+def push_in_background(stack: Stack, name: str) -> int:
+    """Start `git push production main` on devserver in a session of its own; its process group id.
+    Its output goes to /tmp/<name>.log and its exit code to /tmp/<name>.rc."""
+    command = (
+        f"cd {WORK} && rm -f /tmp/{name}.rc && "
+        f"(setsid bash -c 'git push production main; echo $? > /tmp/{name}.rc' "
+        f">/tmp/{name}.log 2>&1 </dev/null & echo $!)"
+    )
+    return int(on(stack, "devserver", command).strip())
 
 
 def stack_containers(stack: Stack) -> str:
@@ -259,6 +343,25 @@ def test_push_of_a_compose_file_that_asks_for_the_host_is_refused_and_nothing_ch
         on(stack, "devserver", f"cd {WORK} && git reset -q --hard HEAD~1")
 
 
+def test_push_of_a_symlinked_model_file_is_refused_and_nothing_changes(stack: Stack):
+    """Model files must be regular files in the commit: root never follows a link (issue 13)."""
+    before = (current(stack), served_model(stack)["sha256"], server_main(stack), stack_containers(stack))
+    result = push(
+        stack,
+        "push of a model file that is a symbolic link",
+        "rm model/model.keras && ln -s /opt/mlstack/shared/model/model.keras model/model.keras && "
+        "git add -A model && git commit -qm 'Model: a link to the served file' && git push production main",
+    )
+    try:
+        assert result.rc != 0, result.output
+        assert "model/model.keras is not a regular file" in result.output, result.output
+        assert "[remote rejected] main -> main" in result.output
+        after = (current(stack), served_model(stack)["sha256"], server_main(stack), stack_containers(stack))
+        assert after == before
+    finally:
+        follow_the_server(stack)
+
+
 def test_code_change_builds_new_images_and_switches_the_release(stack: Stack):
     before_release, before_model = current(stack), served_model(stack)["sha256"]
     result = push(
@@ -276,6 +379,118 @@ def test_code_change_builds_new_images_and_switches_the_release(stack: Stack):
     images = f"mlstack/web:{release[1]} mlstack/worker:{release[1]}"
     on(stack, "prodserver", f"sudo docker image inspect {images} >/dev/null")
     assert MARKER in page(stack, "/")
+    assert served_model(stack)["sha256"] == before_model
+
+
+def test_pusher_killed_mid_deploy_leaves_the_previous_release_in_service(stack: Stack):
+    """The pusher's git (and its ssh) killed while the stack is being switched to the new release: the deploy
+    rolls back to the previous release and completes (issue 13: the first write after the pusher had gone
+    killed the deploy in its rollback: the stack ran the new release, current the old one)."""
+    before_release, before_model, before_main = (
+        current(stack),
+        served_model(stack)["sha256"],
+        server_main(stack),
+    )
+    before_images = stack_images(stack)
+    on(
+        stack,
+        "devserver",
+        f"cd {WORK} && echo '# a push that is killed' >> mlapp/__init__.py && "
+        "git commit -qam 'A push that is killed'",
+    )
+    commit = head_commit(stack)
+    try:
+        group = push_in_background(stack, "killed-push")
+        wait_for(
+            "the deploy to bring the stack up from the new release",
+            lambda: "== bringing the stack up from" in deploy_log(stack, commit),
+            timeout=600,
+            every=0.5,
+        )
+        on(stack, "devserver", f"kill -KILL -- -{group}")
+        wait_for("the deploy to end", lambda: no_deploy_running(stack), timeout=900, every=2)
+        log = deploy_log(stack, commit)
+        print(f"\n--- the killed push's deploy log (end)\n{log[-3000:]}")
+        assert current(stack) == before_release, log[-3000:]
+        assert stack_images(stack) == before_images, log[-3000:]
+        assert served_model(stack)["sha256"] == before_model
+        assert server_main(stack) == before_main
+        status, health = http_json(f"{stack.app_url}/healthz")
+        assert status == 200, health
+        assert "the pusher disconnected" in log and "rolling back to" in log
+        failed = re.search(r"new code: release (git-[0-9a-f]{12})", log)
+        assert failed and failed[1] not in on(stack, "prodserver", "ls -a /opt/mlstack/releases")
+    finally:
+        follow_the_server(stack)
+
+
+def playbook_with(stack: Stack, log_name: str, *args: str) -> Run:
+    """ansible-playbook configuration.yml with the launcher's inventory and variables, plus ``args``."""
+    argv = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i",
+        str(stack.inventory),
+        "-e",
+        f"@{stack.extra_vars_file}",
+        *args,
+        "configuration.yml",
+    ]
+    started = time.monotonic()
+    result = subprocess.run(
+        argv,
+        cwd=REPO_ROOT,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    (stack.workdir / f"{log_name}.log").write_text(result.stdout, encoding="utf-8")
+    run = Run(argv, result.returncode, result.stdout, time.monotonic() - started)
+    run.recap = parse_recap(run.output, PLAYBOOK_RECAP)
+    return run
+
+
+def test_playbook_run_during_a_push_does_not_revert_it(stack: Stack):
+    """The playbook's release tasks, mlstack-sync-workers and the deploy share one lock, held by a push until
+    git has moved the branch: a run started mid-push waits for it, then keeps what it deployed (issue 13)."""
+    before_model = served_model(stack)["sha256"]
+    on(
+        stack,
+        "devserver",
+        f"cd {WORK} && sed -i 's|^FROM base AS web$|FROM base AS web\\nRUN sleep 90|' "
+        "Dockerfile && grep -qx 'RUN sleep 90' Dockerfile && git commit -qam 'Web: a slow build step'",
+    )
+    commit = head_commit(stack)
+    push_in_background(stack, "slow-push")
+    wait_for(
+        "the deploy to build the new images",
+        lambda: "== building the web image" in deploy_log(stack, commit),
+        timeout=600,
+        every=0.5,
+    )
+    run = playbook_with(stack, "playbook-during-push", "--limit", "prodserver")
+    print(f"\nplaybook run during a push: {run.seconds:.0f} s, changed {run.changed()}")
+    rc = wait_for(
+        "the push to end",
+        lambda: run_on(stack, "devserver", "cat /tmp/slow-push.rc").output.strip(),
+        timeout=900,
+        every=2,
+    )
+    output = on(stack, "devserver", "cat /tmp/slow-push.log")
+    print(f"\n--- the push\n{output}")
+    assert rc == "0", output
+    assert run.rc == 0, run.explain()
+    release = re.search(r"new code: release (git-[0-9a-f]{12})", output)
+    assert release, output
+    assert current(stack) == f"releases/{release[1]}"
+    assert server_main(stack) == commit
+    note = on(stack, "prodserver", f"cat /opt/mlstack/releases/{release[1]}.commit").strip()
+    assert note == commit
+    images = {line.split()[0]: line.split()[1] for line in stack_images(stack)}
+    assert images["web"] == f"mlstack/web:{release[1]}", images
+    assert images["worker"] == f"mlstack/worker:{release[1]}", images
     assert served_model(stack)["sha256"] == before_model
 
 

@@ -23,6 +23,7 @@ def test_the_roles_ship_their_scripts():
         "git_deploy/post-receive",
         "remote_workers/mlstack-sync-workers",
         "remote_workers/mlstack-worker-receive",
+        "model_serving/mlstack-lock",
     }
 
 
