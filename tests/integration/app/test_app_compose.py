@@ -29,7 +29,7 @@ from app_services import APP, DATA_CSV, REPO, ROW, copy_model, free_port
 _TAG = "it-" + hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
 WEB_IMAGE = f"mlstack/web:{_TAG}"
 WORKER_IMAGE = f"mlstack/worker:{_TAG}"
-RABBITMQ_IMAGE = "mlstack/rabbitmq:local"
+RABBITMQ_IMAGE = f"mlstack/rabbitmq:{_TAG}"
 MACHINE_HOST = "it-compose-host"
 DEFINITIONS = REPO / "roles" / "model_serving" / "filter_plugins" / "rabbitmq_definitions.py"
 
@@ -273,7 +273,8 @@ def test_web_and_worker_broker_users_have_least_privilege(stack):
         "worker": secret_values["rabbitmq_worker_password"],
     }
     statuses = {user: management_status(ports["management"], user, pw) for user, pw in users.items()}
-    assert statuses == {"mlstack": 200, "web": 401, "worker": 401}  # only the administrator manages
+    statuses["guest"] = management_status(ports["management"], "guest", "guest")
+    assert statuses == {"mlstack": 200, "web": 401, "worker": 401, "guest": 401}  # the administrator only
     for user in ("web", "worker"):
         connection = amqp_connection(ports["amqp"], user, users[user])
         try:
