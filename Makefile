@@ -52,8 +52,9 @@ check: lint unit integration ## The fast part: lint + unit + integration
 e2e: $(STAMP) ## End to end on local machines: from nothing to serving, drills, git-push delivery, teardown
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
-slow: $(STAMP) ## The other converging suites: per-role drift drills and firewall checks, Docker in prodserver
-	$(VENV)/bin/pytest -m slow tests/integration/roles tests/integration/machines $(PYTEST_ARGS)
+slow: $(STAMP) ## The other converging suites: per-role drift drills and firewall checks, Docker in prodserver; the compose stack
+	$(VENV)/bin/pytest -m slow tests/integration/roles tests/integration/machines tests/integration/app/test_app_compose.py \
+		tests/integration/app/test_app_pip_hashes.py $(PYTEST_ARGS)
 
 molecule: $(STAMP) ## The molecule scenario (create, converge, idempotence, verify, destroy) on local machines
 	scripts/ensure-docker.sh

@@ -4,8 +4,11 @@ Variables (all optional; defaults in brackets):
   CELERY_BROKER_URL        full broker URL; when unset it is built from the RABBITMQ_* variables
   RABBITMQ_HOST [localhost], RABBITMQ_PORT [5672], RABBITMQ_USER [guest], RABBITMQ_PASSWORD [guest],
   RABBITMQ_VHOST [/]       the broker, when CELERY_BROKER_URL is unset (user/password are URL-encoded)
+  RABBITMQ_PASSWORD_FILE   a file holding the broker password (compose secrets: /run/secrets/...); wins
+                           over RABBITMQ_PASSWORD, which is kept for development only
   CELERY_RESULT_BACKEND    [rpc://] results travel back over RabbitMQ, no extra service
   FLASK_SECRET_KEY         Flask's secret key [a random one per process]
+  FLASK_SECRET_KEY_FILE    a file holding Flask's secret key; wins over FLASK_SECRET_KEY (development only)
   PREDICT_TIMEOUT          seconds a request waits for a worker before answering 503 [10]
   HEALTH_TIMEOUT           seconds /healthz waits for the broker and for worker pings [2]
   PREDICT_MAX_ROWS         rows accepted by one POST /api/predict [1000]
@@ -72,7 +75,7 @@ class Config:
         return cls(
             broker_url=env.get("CELERY_BROKER_URL") or broker_url_from(env),
             result_backend=env.get("CELERY_RESULT_BACKEND") or defaults.result_backend,
-            secret_key=env.get("FLASK_SECRET_KEY") or defaults.secret_key,
+            secret_key=secret_from(env, "FLASK_SECRET_KEY") or defaults.secret_key,
             predict_timeout=_positive(env, "PREDICT_TIMEOUT", float, defaults.predict_timeout),
             health_timeout=_positive(env, "HEALTH_TIMEOUT", float, defaults.health_timeout),
             max_rows=_positive(env, "PREDICT_MAX_ROWS", int, defaults.max_rows),
@@ -90,9 +93,27 @@ def broker_url_from(env: Mapping[str, str]) -> str:
     host = env.get("RABBITMQ_HOST") or "localhost"
     port = _positive(env, "RABBITMQ_PORT", int, 5672)
     user = quote(env.get("RABBITMQ_USER") or "guest", safe="")
-    password = quote(env.get("RABBITMQ_PASSWORD") or "guest", safe="")
+    password = quote(secret_from(env, "RABBITMQ_PASSWORD") or "guest", safe="")
     vhost = quote(env.get("RABBITMQ_VHOST") or "/", safe="")
     return f"amqp://{user}:{password}@{host}:{port}/{vhost}"
+
+
+def secret_from(env: Mapping[str, str], name: str) -> str:
+    """A secret: the content of the file NAME_FILE names (one trailing newline dropped), else NAME's value.
+
+    Production passes secrets as files (compose secrets, mounted at /run/secrets/<name>) so that they
+    never appear in the container's environment (`docker inspect`); the plain variable is for development."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE={path!r} cannot be read: {exc.strerror or exc}") from None
+        value = value.removesuffix("\n").removesuffix("\r")
+        if not value:
+            raise ConfigError(f"{name}_FILE={path!r} is empty")
+        return value
+    return env.get(name) or ""
 
 
 def _machine_host(env: Mapping[str, str], default: str) -> str:

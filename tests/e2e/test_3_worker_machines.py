@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.stack import KNOWN_ROW, Stack, http_json, wait_healthy
 
@@ -64,6 +65,12 @@ def test_scale_out_to_two_worker_machines(stack: Stack, first_run) -> None:
     private = stack.hostvars("prodserver")["private_address"]
     published = stack.ssh("prodserver", "sudo docker port mlstack-rabbitmq-1 5672").split()
     assert published == [f"{private}:5672"], published
+    # Secrets are files: `docker inspect` of every container, on prodserver and on a worker machine, shows
+    # none of them (environment, command).
+    secrets = yaml.safe_load((stack.workdir / "secrets" / "prodserver.yml").read_text(encoding="utf-8"))
+    inspect = "sudo docker inspect --format '{{json .Config.Env}} {{json .Args}}' $(sudo docker ps -q)"
+    shown = stack.ssh("prodserver", inspect) + stack.ssh("workers", inspect, name=names[0])
+    assert [name for name, value in secrets.items() if value in shown] == [], "a secret in docker inspect"
 
 
 def test_rerun_with_worker_machines_changes_nothing(stack: Stack, first_run) -> None:

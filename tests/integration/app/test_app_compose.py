@@ -3,11 +3,15 @@ comes up with two workers on 127.0.0.1 ports, answers /healthz, /status and a pr
 again.
 MACHINE_HOST names the workers' machine: node names MACHINE_HOST@<container id>, one per container.
 Every container runs hardened (no capability, no new privileges, read-only root, memory and pids limits),
-and a worker that turns unhealthy is restarted by the docker role's docker-autoheal."""
+and a worker that turns unhealthy is restarted by the docker role's docker-autoheal. Secrets are files
+(compose secrets) made as the role makes them: `docker inspect` shows none, each container holds only its
+own, and the web and worker broker users may do no more than Celery needs."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib.util
 import json
 import os
 import secrets
@@ -18,7 +22,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
+import amqp
 import pytest
 from app_services import APP, DATA_CSV, REPO, ROW, copy_model, free_port
 
@@ -26,11 +32,45 @@ from app_services import APP, DATA_CSV, REPO, ROW, copy_model, free_port
 _TAG = "it-" + hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
 WEB_IMAGE = f"mlstack/web:{_TAG}"
 WORKER_IMAGE = f"mlstack/worker:{_TAG}"
-RABBITMQ_IMAGE = "mlstack/rabbitmq:local"
+RABBITMQ_IMAGE = f"mlstack/rabbitmq:{_TAG}"
 MACHINE_HOST = "it-compose-host"
 AUTOHEAL = REPO / "roles" / "docker" / "files" / "docker-autoheal"
 # compose.yaml's defaults: (memory in bytes, pids)
-LIMITS = {"rabbitmq": (1 << 30, 1024), "web": (512 << 20, 256), "worker": (2 << 30, 512)}
+LIMITS = {"rabbitmq": (1 << 30, 1024), "web": (1 << 30, 256), "worker": (2 << 30, 512)}
+DEFINITIONS = REPO / "roles" / "model_serving" / "filter_plugins" / "rabbitmq_definitions.py"
+
+
+def load_definitions_module():
+    """The role's filter plugin that writes RabbitMQ's definitions file (users, hashes, permissions)."""
+    spec = importlib.util.spec_from_file_location("rabbitmq_definitions", DEFINITIONS)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_secrets(directory: Path) -> dict[str, str]:
+    """The secret files as the role writes them (root-owned, 0440, the reading container's group)."""
+    values = {
+        "rabbitmq_password": f"adm@:/{secrets.token_urlsafe(16)}",
+        "rabbitmq_web_password": f"w@b:/{secrets.token_urlsafe(16)}",
+        "rabbitmq_worker_password": f"w#rk:/{secrets.token_urlsafe(16)}",
+        "flask_secret_key": secrets.token_hex(32),
+    }
+    definitions = load_definitions_module().rabbitmq_definitions(values, "mlstack", "web", "worker")
+    directory.mkdir(mode=0o700)
+    files = {
+        "rabbitmq_definitions.json": (definitions, 999),
+        "rabbitmq_web_password": (values["rabbitmq_web_password"] + "\n", 10001),
+        "rabbitmq_worker_password": (values["rabbitmq_worker_password"] + "\n", 10001),
+        "flask_secret_key": (values["flask_secret_key"] + "\n", 10001),
+    }
+    for name, (content, gid) in files.items():
+        path = directory / name
+        path.write_text(content, encoding="utf-8")
+        os.chown(path, 0, gid)
+        path.chmod(0o440)
+    return values
 
 
 def run(*argv: str, timeout: float = 1800, **kwargs) -> subprocess.CompletedProcess:
@@ -75,19 +115,19 @@ def stack(images, mlapp_models):
     for path in (model_dir, *model_dir.iterdir()):
         os.chown(path, 10001, 10001)  # the app's uid in the images: workers read, `train` writes
     web_port = free_port()
+    secret_values = write_secrets(workdir / "secrets")
+    ports = {"management": free_port(), "amqp": free_port()}
     env_file = workdir / "stack.env"
     env_file.write_text(
         "\n".join(
             [
-                "RABBITMQ_DEFAULT_USER=mlstack",
-                f"RABBITMQ_DEFAULT_PASS=p@ss:/{secrets.token_urlsafe(12)}",
-                f"FLASK_SECRET_KEY={secrets.token_hex(16)}",
+                f"SECRETS_DIR={workdir / 'secrets'}",
                 f"MODEL_DIR={model_dir}",
                 f"DATA_FILE={DATA_CSV}",
                 "WEB_BIND=127.0.0.1",
                 f"WEB_PORT={web_port}",
-                f"RABBITMQ_MANAGEMENT_PORT={free_port()}",
-                f"RABBITMQ_AMQP_PORT={free_port()}",  # the host's own RabbitMQ holds 5672
+                f"RABBITMQ_MANAGEMENT_PORT={ports['management']}",
+                f"RABBITMQ_AMQP_PORT={ports['amqp']}",  # the host's own RabbitMQ holds 5672
                 f"MACHINE_HOST={MACHINE_HOST}",
                 f"RABBITMQ_IMAGE={images['rabbitmq']}",
                 f"WEB_IMAGE={images['web']}",
@@ -104,7 +144,7 @@ def stack(images, mlapp_models):
     compose += ["-p", f"mlapp-it-{secrets.token_hex(3)}"]
     try:
         run(*compose, "up", "-d", "--no-build", "--scale", "worker=2", timeout=600)
-        yield compose, f"http://127.0.0.1:{web_port}", model_dir
+        yield compose, f"http://127.0.0.1:{web_port}", model_dir, secret_values, ports
     finally:
         logs = subprocess.run([*compose, "logs", "--no-color"], capture_output=True, text=True, timeout=120)
         (REPO / "artifacts" / "app").mkdir(parents=True, exist_ok=True)
@@ -132,7 +172,7 @@ def wait_healthy(base: str, workers: int, timeout: float) -> dict:
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_compose_stack_serves_predictions(stack, mlapp_models):
-    compose, base, _ = stack
+    compose, base, *_ = stack
     health = wait_healthy(base, workers=2, timeout=300)
     assert health["broker"] == "ok"
     [nodes] = health["hosts"].values()
@@ -165,7 +205,7 @@ def test_compose_stack_serves_predictions(stack, mlapp_models):
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_training_service_replaces_the_model_under_running_workers(stack, mlapp_models):
-    compose, base, model_dir = stack
+    compose, base, model_dir, *_ = stack
     wait_healthy(base, workers=2, timeout=300)
     run(*compose, "--profile", "train", "run", "--rm", "train", timeout=600)
     new_sha = hashlib.sha256((model_dir / "model.keras").read_bytes()).hexdigest()
@@ -175,6 +215,83 @@ def test_training_service_replaces_the_model_under_running_workers(stack, mlapp_
         assert status == 200, body
         assert body["model"]["sha256"] == new_sha
         assert body["model"]["epochs"] == 2
+
+
+def container_ids(compose: list[str], service: str) -> list[str]:
+    return run(*compose, "ps", "-q", service).stdout.split()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_docker_inspect_shows_no_secret_and_each_container_holds_only_its_own(stack):
+    compose, base, _, secret_values, _ = stack
+    wait_healthy(base, workers=2, timeout=300)
+    ids = {service: container_ids(compose, service) for service in ("rabbitmq", "web", "worker")}
+    inspected = json.loads(run("docker", "inspect", *[i for group in ids.values() for i in group]).stdout)
+    assert len(inspected) == 4
+    for container in inspected:
+        shown = json.dumps(
+            [container["Config"].get("Env"), container["Config"].get("Cmd"), container.get("Args")]
+        )
+        for name, value in secret_values.items():
+            assert value not in shown, f"{container['Name']}: {name} in its environment or command"
+            assert quote(value, safe="") not in shown, f"{container['Name']}: {name} (URL-encoded) shown"
+    held = {
+        service: sorted(run("docker", "exec", ids[service][0], "ls", "/run/secrets").stdout.split())
+        for service in ("web", "worker")
+    }
+    assert held == {
+        "web": ["flask_secret_key", "rabbitmq_web_password"],
+        "worker": ["rabbitmq_worker_password"],
+    }
+
+
+def management_status(port: int, user: str, password: str) -> int:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/whoami", headers={"Authorization": f"Basic {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def amqp_connection(port: int, user: str, password: str) -> amqp.Connection:
+    connection = amqp.Connection(
+        f"127.0.0.1:{port}", userid=user, password=password, virtual_host="/", connect_timeout=10
+    )
+    connection.connect()
+    return connection
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_web_and_worker_broker_users_have_least_privilege(stack):
+    _, base, _, secret_values, ports = stack
+    wait_healthy(base, workers=2, timeout=300)
+    users = {
+        "mlstack": secret_values["rabbitmq_password"],
+        "web": secret_values["rabbitmq_web_password"],
+        "worker": secret_values["rabbitmq_worker_password"],
+    }
+    statuses = {user: management_status(ports["management"], user, pw) for user, pw in users.items()}
+    statuses["guest"] = management_status(ports["management"], "guest", "guest")
+    assert statuses == {"mlstack": 200, "web": 401, "worker": 401, "guest": 401}  # the administrator only
+    for user in ("web", "worker"):
+        connection = amqp_connection(ports["amqp"], user, users[user])
+        try:
+            with pytest.raises(amqp.exceptions.AccessRefused):  # no queue of another name
+                connection.channel().queue_declare("not-a-celery-queue", durable=True, auto_delete=False)
+            with pytest.raises(amqp.exceptions.AccessRefused):  # no exchange of another name
+                connection.channel().exchange_declare("amq-like", "fanout", durable=True, auto_delete=False)
+        finally:
+            connection.collect()
+    with pytest.raises(amqp.exceptions.AccessRefused):  # each user has its own password
+        amqp_connection(ports["amqp"], "worker", users["web"])
 
 
 @pytest.mark.docker
@@ -199,10 +316,10 @@ def test_compose_refuses_to_start_without_secrets(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "FLASK_"))},
+        env={k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "FLASK_", "SECRETS_"))},
     )
     assert result.returncode != 0
-    assert "set RABBITMQ_DEFAULT_" in result.stderr or "set FLASK_SECRET_KEY" in result.stderr
+    assert "set SECRETS_DIR" in result.stderr
 
 
 def inspect(container: str) -> dict:

@@ -73,12 +73,24 @@ def test_secrets_are_generated_once_and_never_printed(configured: Configured):
     assert secrets_file.stat().st_mode & 0o777 == 0o600
     secrets = yaml.safe_load(secrets_file.read_text())
     assert len(secrets["rabbitmq_password"]) >= 16 and len(secrets["flask_secret_key"]) >= 32
+    assert len(set(secrets.values())) == 4  # administrator, web, worker, Flask
     log = configured.log.read_text()
     for value in secrets.values():
         assert value not in log
     env = prod(configured, f"stat -c '%a %U' {ENV_FILE} && cat {ENV_FILE}")
     assert env.startswith("600 root")
-    assert f"RABBITMQ_DEFAULT_PASS={secrets['rabbitmq_password']}" in env
+    for value in secrets.values():  # the env file holds no secret: they are files
+        assert value not in env
+    files = prod(configured, f"stat -c '%n %a %U %g' {ROOT}/shared/secrets {ROOT}/shared/secrets/*")
+    assert files.split("\n")[0] == f"{ROOT}/shared/secrets 700 root 0"
+    modes = dict(line.split(" ", 1) for line in files.strip().splitlines()[1:])
+    assert modes == {
+        f"{ROOT}/shared/secrets/flask_secret_key": "440 root 10001",
+        f"{ROOT}/shared/secrets/rabbitmq_definitions.json": "440 root 999",
+        f"{ROOT}/shared/secrets/rabbitmq_web_password": "440 root 10001",
+        f"{ROOT}/shared/secrets/rabbitmq_worker_password": "440 root 10001",
+    }
+    assert secrets["rabbitmq_password"] not in prod(configured, f"cat {ROOT}/shared/secrets/*")
 
 
 # --- prodserver ----------------------------------------------------------------------------------------

@@ -38,6 +38,30 @@ def test_broker_url_is_built_with_encoded_credentials():
     assert parts.path == "ml"
 
 
+def test_secrets_are_read_from_the_files_the_file_variables_name(tmp_path):
+    (tmp_path / "password").write_text("p@ss:w/rd#?\n", encoding="utf-8")
+    (tmp_path / "key").write_text("flask-key", encoding="utf-8")
+    config = Config.from_env(
+        {
+            "RABBITMQ_USER": "web",
+            "RABBITMQ_PASSWORD_FILE": str(tmp_path / "password"),
+            "RABBITMQ_PASSWORD": "the-development-one",
+            "FLASK_SECRET_KEY_FILE": str(tmp_path / "key"),
+        }
+    )
+    assert unquote(url_to_parts(config.broker_url).password) == "p@ss:w/rd#?"
+    assert config.secret_key == "flask-key"
+
+
+@pytest.mark.parametrize("content", [None, "", "\n"])
+def test_a_missing_or_empty_secret_file_is_refused_by_name(tmp_path, content):
+    path = tmp_path / "password"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match="RABBITMQ_PASSWORD_FILE="):
+        Config.from_env({"RABBITMQ_PASSWORD_FILE": str(path)})
+
+
 def test_explicit_broker_url_wins():
     url = "amqp://a:b@127.0.0.1:5672/x"
     assert Config.from_env({"CELERY_BROKER_URL": url, "RABBITMQ_HOST": "other"}).broker_url == url

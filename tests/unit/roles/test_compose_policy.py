@@ -16,6 +16,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]
 POLICY_FILE = REPO / "roles" / "git_deploy" / "files" / "compose_policy.py"
 SERVICES = "rabbitmq,web,worker,train"
+# The secret files the roles allow (mlstack-deploy, mlstack-worker-receive): compose secrets, read-only.
+SECRET_FILES = (
+    "rabbitmq_definitions.json",
+    "rabbitmq_web_password",
+    "rabbitmq_worker_password",
+    "flask_secret_key",
+)
 
 
 def load_policy():
@@ -41,9 +48,12 @@ def layout(tmp_path: Path) -> dict[str, Path]:
     (shared / "model").mkdir(parents=True)
     (shared / "data").mkdir()
     (shared / "data" / "dataset.csv").write_text("1,2\n", encoding="utf-8")
+    (shared / "secrets").mkdir()
+    for name in SECRET_FILES:
+        (shared / "secrets" / name).write_text("s\n", encoding="utf-8")
     env = shared / "mlstack.env"
     env.write_text(
-        "RABBITMQ_DEFAULT_USER=u\nRABBITMQ_DEFAULT_PASS=p\nFLASK_SECRET_KEY=k\n"
+        f"SECRETS_DIR={shared / 'secrets'}\n"
         f"MODEL_DIR={shared / 'model'}\nDATA_FILE={shared / 'data' / 'dataset.csv'}\n",
         encoding="utf-8",
     )
@@ -67,6 +77,7 @@ def run(layout: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> tuple[in
         str(shared / "data" / "dataset.csv"),
         "--allow-write",
         str(shared / "model"),
+        *[arg for name in SECRET_FILES for arg in ("--allow", str(shared / "secrets" / name))],
         "--services",
         SERVICES,
     ]
@@ -89,6 +100,16 @@ def test_the_apps_compose_file_is_allowed(layout, capsys):
 
 def _web(change):
     return lambda document: change(document["services"]["web"])
+
+
+def _mounted(section: str, name: str, file: str):
+    """A secret or config of this host file, mounted into the web (compose drops unused ones)."""
+
+    def change(document):
+        document.setdefault(section, {})[name] = {"file": file}
+        document["services"]["web"].setdefault(section, []).append(name)
+
+    return change
 
 
 REFUSED = {
@@ -129,6 +150,15 @@ REFUSED = {
     "env_file": (_web(lambda web: web.update(env_file=["/etc/shadow"])), "env_file is not allowed"),
     "include": (lambda d: d.update(include=["/etc/other.yaml"]), "top-level 'include': not allowed"),
     "cap_add-default": (_web(lambda web: web.update(cap_add=["CHOWN"])), "cap_add CHOWN is not allowed"),
+    "secret-file-elsewhere": (
+        _mounted("secrets", "shadow", "/etc/shadow"),
+        "secrets shadow: /etc/shadow is not one of the paths",
+    ),
+    "secret-dir": (_mounted("secrets", "all", "${SECRETS_DIR}"), "/secrets is not one of the paths"),
+    "config-file-elsewhere": (
+        _mounted("configs", "keys", "/root/.ssh/id_ed25519"),
+        "configs keys: /root/.ssh/id_ed25519 is not one of the paths",
+    ),
 }
 
 # A push may not take the stack's hardening away (app/compose.yaml's x-hardening and limits).
