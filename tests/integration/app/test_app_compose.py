@@ -336,7 +336,7 @@ def containers(compose: list[str], service: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_every_container_runs_hardened(stack):
-    compose, base, _ = stack
+    compose, base, *_ = stack
     wait_healthy(base, workers=2, timeout=300)
     for service, (memory, pids) in LIMITS.items():
         for container in containers(compose, service):
@@ -382,7 +382,7 @@ def test_an_unhealthy_worker_is_restarted_by_autoheal(stack):
     """A worker whose Celery process stops answering (SIGSTOP) turns unhealthy and stays so under Docker
     alone; docker-autoheal (as the docker role's timer runs it, limited to this test's project) restarts it
     and it serves again."""
-    compose, base, _ = stack
+    compose, base, *_ = stack
     wait_healthy(base, workers=2, timeout=300)
     project = compose[compose.index("-p") + 1]
     victim, other = containers(compose, "worker")[:2]
