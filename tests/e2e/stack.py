@@ -168,14 +168,16 @@ class Stack:
         run.recap = parse_recap(run.output, RECAP)
         return run
 
-    def playbook(self, log_name: str, timeout: float = 3600) -> Run:
-        """``ansible-playbook configuration.yml`` by hand, with the launcher's inventory and variables."""
+    def playbook(self, log_name: str, *args: str, timeout: float = 3600) -> Run:
+        """``ansible-playbook configuration.yml`` by hand, with the launcher's inventory and variables
+        (plus ``args``, e.g. ``--limit prodserver``)."""
         argv = [
             str(Path(sys.executable).with_name("ansible-playbook")),
             "-i",
             str(self.inventory),
             "-e",
             f"@{self.extra_vars_file}",
+            *args,
             "configuration.yml",
         ]
         run = self._run(argv, log_name, timeout)

@@ -12,15 +12,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from provisioner.settings import REPO_ROOT
-from tests.e2e.stack import PLAYBOOK_RECAP, Run, Shell, Stack, http_json, parse_recap, run_on
+from tests.e2e.stack import Shell, Stack, http_json, run_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.machines, pytest.mark.slow, pytest.mark.usefixtures("first_run")]
 
@@ -424,34 +422,6 @@ def test_pusher_killed_mid_deploy_leaves_the_previous_release_in_service(stack: 
         follow_the_server(stack)
 
 
-def playbook_with(stack: Stack, log_name: str, *args: str) -> Run:
-    """ansible-playbook configuration.yml with the launcher's inventory and variables, plus ``args``."""
-    argv = [
-        str(Path(sys.executable).with_name("ansible-playbook")),
-        "-i",
-        str(stack.inventory),
-        "-e",
-        f"@{stack.extra_vars_file}",
-        *args,
-        "configuration.yml",
-    ]
-    started = time.monotonic()
-    result = subprocess.run(
-        argv,
-        cwd=REPO_ROOT,
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    (stack.workdir / f"{log_name}.log").write_text(result.stdout, encoding="utf-8")
-    run = Run(argv, result.returncode, result.stdout, time.monotonic() - started)
-    run.recap = parse_recap(run.output, PLAYBOOK_RECAP)
-    return run
-
-
 def test_playbook_run_during_a_push_does_not_revert_it(stack: Stack):
     """The playbook's release tasks, mlstack-sync-workers and the deploy share one lock, held by a push until
     git has moved the branch: a run started mid-push waits for it, then keeps what it deployed (issue 13)."""
@@ -470,7 +440,7 @@ def test_playbook_run_during_a_push_does_not_revert_it(stack: Stack):
         timeout=600,
         every=0.5,
     )
-    run = playbook_with(stack, "playbook-during-push", "--limit", "prodserver")
+    run = stack.playbook("playbook-during-push", "--limit", "prodserver")
     print(f"\nplaybook run during a push: {run.seconds:.0f} s, changed {run.changed()}")
     rc = wait_for(
         "the push to end",
