@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO / "configuration.yml"
+APT_CACHE_TASKS = REPO / "playbooks" / "tasks" / "apt-cache.yml"
+ARTIFACTS = REPO / "artifacts" / "roles-tests"
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 
 
@@ -102,3 +106,29 @@ def run_configuration(
             handle.seek(0, os.SEEK_END)
             handle.write(f"===== {seconds:.1f} s, rc={result.returncode}\n")
     return Run(rc=result.returncode, recap=parse_recap(output), output=output, seconds=seconds)
+
+
+def docker_role_playbook(name: str) -> str:
+    """A play named ``name`` that runs the docker role on prodserver as playbooks/prodserver.yml does (the
+    apt cache refreshed first)."""
+    return textwrap.dedent(
+        f"""\
+        ---
+        - name: {name}
+          hosts: prodserver
+          become: true
+          pre_tasks:
+            - name: Refresh the apt cache when it is older than its validity
+              ansible.builtin.import_tasks: {APT_CACHE_TASKS}
+          roles:
+            - role: docker
+        """
+    )
+
+
+def keep_log(log: Path, name: str) -> None:
+    """Copy an ansible log to artifacts/roles-tests/<name>-<time>.log (git-ignored), for reading after the
+    test's temporary directory is gone."""
+    if log.exists():
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(log, ARTIFACTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,27 +25,12 @@ from provisioner import netvars
 from provisioner.inventory import write_inventory
 from provisioner.machine import Machine
 from provisioner.offline import LOCAL_MACHINE_VARS
-from tests.integration.roles.playbook import Run, run_configuration
+from tests.integration.roles.playbook import Run, docker_role_playbook, keep_log, run_configuration
 from tests.machines_fixtures import LocalMachines, docker_engine, machine_settings, machines_up  # noqa: F401
 
 pytestmark = [pytest.mark.docker, pytest.mark.machines]
 
-REPO = Path(__file__).resolve().parents[3]
-APT_CACHE_TASKS = REPO / "playbooks" / "tasks" / "apt-cache.yml"
-ARTIFACTS = REPO / "artifacts" / "roles-tests"
-PLAYBOOK = textwrap.dedent(
-    f"""\
-    ---
-    - name: Docker Engine as playbooks/prodserver.yml runs it
-      hosts: prodserver
-      become: true
-      pre_tasks:
-        - name: Refresh the apt cache when it is older than its validity
-          ansible.builtin.import_tasks: {APT_CACHE_TASKS}
-      roles:
-        - role: docker
-    """
-)
+PLAYBOOK = docker_role_playbook("Docker Engine as playbooks/prodserver.yml runs it")
 USER_OPTIONS = {"log-driver": "json-file", "log-opts": {"max-size": "5m", "max-file": "2"}, "debug": False}
 NETWORK_MTU = 1450
 # A tiny image made on the machine from its own files: sleep, a shell for healthchecks, libc.
@@ -98,9 +82,7 @@ def daemon_runs(docker_engine: None) -> Iterator[DaemonRuns]:  # noqa: F811
             print(f"first run {first.seconds:.0f} s, second run {second.seconds:.0f} s")
             yield DaemonRuns(machines, network, first, second)
     finally:
-        if log.exists():
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(log, ARTIFACTS / f"docker-daemon-{time.strftime('%Y%m%d-%H%M%S')}.log")
+        keep_log(log, "docker-daemon")
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -21,7 +21,6 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import yaml
 from provisioner.inventory import write_inventory
 from provisioner.offline import LOCAL_MACHINE_VARS
 from provisioner.settings import Settings
-from tests.integration.roles.playbook import Run, run_configuration
+from tests.integration.roles.playbook import Run, docker_role_playbook, keep_log, run_configuration
 from tests.machines_fixtures import LocalMachines, docker_engine, machine_settings, machines_up  # noqa: F401
 
 SUITE = "trixie"  # the local machines' release
@@ -77,21 +76,8 @@ for new, old in pairs.items():
 for lists in pathlib.Path("/var/lib/apt/lists").glob("*_*"):
     lists.unlink()
 """.replace("VERSION", VERSION)
-REPO = Path(__file__).resolve().parents[3]
-APT_CACHE_TASKS = REPO / "playbooks" / "tasks" / "apt-cache.yml"
-ARTIFACTS = REPO / "artifacts" / "roles-tests"
-PLAYBOOK = textwrap.dedent(
-    f"""\
-    ---
-    - name: Docker Engine from Docker's apt repository (a stand-in), as playbooks/prodserver.yml runs it
-      hosts: prodserver
-      become: true
-      pre_tasks:
-        - name: Refresh the apt cache when it is older than its validity
-          ansible.builtin.import_tasks: {APT_CACHE_TASKS}
-      roles:
-        - role: docker
-    """
+PLAYBOOK = docker_role_playbook(
+    "Docker Engine from Docker's apt repository (a stand-in), as playbooks/prodserver.yml runs it"
 )
 
 
@@ -194,9 +180,7 @@ def repository_runs(docker_engine: None) -> Iterator[RepositoryRuns]:  # noqa: F
     try:
         yield from _runs(workdir, settings, signer, other, fingerprint, playbook, good_vars, wrong_vars, log)
     finally:
-        if log.exists():  # kept for reading after the fact: artifacts/ is git-ignored
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(log, ARTIFACTS / f"docker-repository-{time.strftime('%Y%m%d-%H%M%S')}.log")
+        keep_log(log, "docker-repository")
         shutil.rmtree(workdir, ignore_errors=True)
 
 
